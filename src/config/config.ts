@@ -1,0 +1,94 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import { FlagError, scanArgs } from "./flags.ts";
+
+const bool = z.enum(["true", "false", "1", "0", "True", "False"]).transform((v) => v === "true" || v === "1" || v === "True");
+const port = z.coerce.number().int().min(0).max(65535);
+const duration = z.string().transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 30m, 1h, 10s)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const list = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0));
+const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, "must be os/arch or os/arch/variant, e.g. linux/amd64");
+const level = z.enum(["debug", "info", "warn", "error"]);
+
+/** Every flag, with Porch's names and defaults (design.md §1 item 11). */
+export const ConfigSchema = z.object({
+  port: port.default(9445),
+  "http-port": port.default(9080),
+  "pod-namespace": z.string().min(1).default("porch-fn-system"),
+  "default-image-prefix": z.string().min(1).default("ghcr.io/kptdev/krm-functions-catalog/"),
+  "default-registries": list.default([]),
+  "enable-private-registries": bool.default(false),
+  "registry-auth-secret-path": z.string().min(1).default("/var/tmp/auth-secret/.dockerconfigjson"),
+  "registry-auth-secret-name": z.string().min(1).default("auth-secret"),
+  "enable-private-registries-tls": bool.default(false),
+  "tls-secret-path": z.string().min(1).default("/var/tmp/tls-secret/"),
+  "max-request-body-size": z.coerce.number().int().positive().default(6291456),
+  "pod-ttl": duration.default(30 * 60_000),
+  "scan-interval": duration.default(60_000),
+  "disable-runtimes": list.pipe(z.array(z.enum(["exec", "pod"]))).default([]),
+  functions: z.string().default("./functions"),
+  platform: platform.default("linux/amd64"),
+  "insecure-registries": list.default([]),
+  kubeconfig: z.string().optional(),
+  "docker-config": z.string().optional(),
+  "tag-metadata-ttl": duration.optional(),
+  "log-level": level.default("info"),
+  json: bool.default(false),
+  help: bool.default(false),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+const BOOLEANS: ReadonlySet<string> = new Set(["enable-private-registries", "enable-private-registries-tls", "json", "help"]);
+const KNOWN: ReadonlySet<string> = new Set([...Object.keys(ConfigSchema.shape), "h"]);
+
+export interface ParsedCommandLine {
+  config: Config;
+  positionals: string[];
+  rest: string[];
+}
+
+/** argv (without the runtime and script) → validated config; FlagError names the offending flag. */
+export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  const scanned = scanArgs(argv, KNOWN, new Set([...BOOLEANS, "h"]));
+  if (scanned.flags.h !== undefined) {
+    scanned.flags.help = scanned.flags.h;
+    delete scanned.flags.h;
+  }
+  const parsed = ConfigSchema.safeParse(scanned.flags);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const flag = String(issue?.path[0] ?? "?");
+    throw new FlagError(flag, `invalid value for --${flag}: ${issue?.message ?? "invalid"}`);
+  }
+  return { config: parsed.data, positionals: scanned.positionals, rest: scanned.rest };
+}
+
+export const FLAG_HELP: ReadonlyArray<[string, string]> = [
+  ["--port", "gRPC port for Porch's FunctionEvaluator (9445)"],
+  ["--http-port", "HTTP API, health and metrics port (9080)"],
+  ["--pod-namespace", "namespace of function pods and the pull secret (porch-fn-system)"],
+  ["--default-image-prefix", "prefix for short function names (ghcr.io/kptdev/krm-functions-catalog/)"],
+  ["--default-registries", "extra comma-separated prefixes that use the default keychain"],
+  ["--enable-private-registries", "use the mounted Docker config for non-default registries (false)"],
+  ["--registry-auth-secret-path", "mounted Docker config JSON (/var/tmp/auth-secret/.dockerconfigjson)"],
+  ["--registry-auth-secret-name", "pull secret created in the pod namespace (auth-secret)"],
+  ["--enable-private-registries-tls", "trust the CA in --tls-secret-path for private registries (false)"],
+  ["--tls-secret-path", "directory holding ca.crt or ca.pem (/var/tmp/tls-secret/)"],
+  ["--max-request-body-size", "largest accepted request body / gRPC message in bytes (6291456)"],
+  ["--pod-ttl", "idle time before a function pod is reclaimed (30m)"],
+  ["--scan-interval", "garbage-collection interval (1m)"],
+  ["--disable-runtimes", "comma list of runtimes to disable: exec,pod"],
+  ["--functions", "directory with config.yaml mapping images to local binaries (./functions)"],
+  ["--platform", "platform picked from image indexes (linux/amd64)"],
+  ["--insecure-registries", "comma list of registries that may be reached over plain HTTP with credentials"],
+  ["--kubeconfig", "kubeconfig file (else in-cluster, else $KUBECONFIG / ~/.kube/config)"],
+  ["--docker-config", "Docker config JSON with registry credentials for this process"],
+  ["--tag-metadata-ttl", "expire cached metadata of tag references after this long (never)"],
+  ["--log-level", "debug, info, warn or error (info)"],
+];

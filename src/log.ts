@@ -1,0 +1,33 @@
+import { stderr } from "node:process";
+/**
+ * Structured JSON logging to stderr, one line per event. Fields are data the
+ * caller chose to expose: never pass credentials, Authorization values or
+ * Docker config contents here.
+ */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, string | number | boolean | null | undefined | string[]>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function jsonLogger(min: LogLevel = "info", write: (line: string) => void = (l) => stderr.write(l + "\n")): Logger {
+  const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+    if (ORDER[level] < ORDER[min]) return;
+    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  };
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Collects log lines in memory: tests search them for leaked secrets and warnings. */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return Object.assign(jsonLogger("debug", (l) => lines.push(l)), { lines });
+}

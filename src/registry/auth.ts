@@ -1,0 +1,178 @@
+import { createHash } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { z } from "zod";
+import { anonymous, type Credential, type CredentialProvider } from "../auth/credential.ts";
+import { RunnerError } from "../errors.ts";
+import { isLoopbackRegistry } from "../image/reference.ts";
+import { parseChallenges, pickChallenge, repositoryScope, scopeKey } from "./challenge.ts";
+import { httpRequest, TransportError } from "./http.ts";
+import { isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./retry.ts";
+import type { RequestStats } from "./stats.ts";
+import { TokenCache, tokenExpiry } from "./token-cache.ts";
+import type { Route } from "./transport.ts";
+
+export interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/** Token endpoint answer (distribution token spec; OAuth2 form uses access_token). */
+const TokenResponse = z.object({
+  token: z.string().min(1).optional(),
+  access_token: z.string().min(1).optional(),
+  expires_in: z.number().positive().optional(),
+});
+
+/** Token and error bodies are capped at 1 MiB (design.md §4). */
+export const TOKEN_BODY_LIMIT = 1 << 20;
+
+export interface AuthDeps {
+  credentials: CredentialProvider;
+  retry: RetryPolicy;
+  stats: RequestStats;
+  insecureRegistries: ReadonlySet<string>;
+  tokens?: TokenCache;
+}
+
+/** The Authorization header for one request, and whether it was minted by this call. */
+export interface Authorization {
+  header: string;
+  /** Cache key and value to invalidate when the registry rejects it. */
+  tokenKey?: string;
+  fresh: boolean;
+}
+
+const basicHeader = (username: string, password: string) =>
+  `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`;
+
+/** Distinguishes tokens minted for different credentials without keeping the secret in the key. */
+function credentialFingerprint(c: Credential): string {
+  if (c.kind === "anonymous") return "anon";
+  return createHash("sha256").update(JSON.stringify(c)).digest("hex").slice(0, 16);
+}
+
+/**
+ * Per-registry authentication without a `/v2/` ping: the challenge a registry
+ * sent once is remembered, so later repositories go straight to the token
+ * realm (token + manifest + config).
+ */
+export class RegistryAuth {
+  private readonly challenges = new Map<string, Challenge>();
+  readonly tokens: TokenCache;
+
+  constructor(private readonly deps: AuthDeps) {
+    this.tokens = deps.tokens ?? new TokenCache();
+  }
+
+  /** Stores the challenge from a 401; false when the header is absent or unusable. */
+  remember(registry: string, header: string | undefined): boolean {
+    if (!header) return false;
+    let picked: Challenge | undefined;
+    try {
+      picked = pickChallenge(parseChallenges(header));
+    } catch {
+      return false;
+    }
+    if (!picked) return false;
+    this.challenges.set(registry, picked);
+    return true;
+  }
+
+  challenge(registry: string): Challenge | undefined {
+    return this.challenges.get(registry);
+  }
+
+  async credential(registry: string, route: Route): Promise<{ credential: Credential; source: string }> {
+    return route.credentials ? await this.deps.credentials.forRegistry(registry) : anonymous;
+  }
+
+  /** The header for a pull of `repository`, or undefined when none is due yet. */
+  async authorize(registry: string, repository: string, route: Route): Promise<Authorization | undefined> {
+    const { credential } = await this.credential(registry, route);
+    if (credential.kind === "registryToken") return { header: `Bearer ${credential.token}`, fresh: false };
+    const ch = this.challenges.get(registry);
+    if (!ch) return undefined;
+    if (ch.scheme === "basic") {
+      return credential.kind === "basic" ? { header: basicHeader(credential.username, credential.password), fresh: false } : undefined;
+    }
+    if (ch.scheme !== "bearer") return undefined;
+    const realm = ch.params.realm;
+    if (!realm) throw new RunnerError("UNAUTHORIZED", `registry ${registry} sent a Bearer challenge without a realm`);
+    const service = ch.params.service;
+    const scopes = [repositoryScope(repository)];
+    const key = `${scopeKey(realm, service, scopes)}|${credentialFingerprint(credential)}`;
+    const { token, fresh } = await this.tokens.get(key, () => this.fetchToken(registry, realm, service, scopes, credential, route));
+    return { header: `Bearer ${token.value}`, tokenKey: key, fresh };
+  }
+
+  reject(auth: Authorization): void {
+    if (auth.tokenKey) this.tokens.invalidate(auth.tokenKey, auth.header.slice("Bearer ".length));
+  }
+
+  private async fetchToken(
+    registry: string,
+    realm: string,
+    service: string | undefined,
+    scopes: string[],
+    credential: Credential,
+    route: Route,
+  ) {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new RunnerError("UNAUTHORIZED", `registry ${registry} named an invalid token realm`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new RunnerError("UNAUTHORIZED", `registry ${registry} named a token realm with scheme ${url.protocol}`);
+    }
+    // Credentials go to a realm only over https, or to loopback / listed-insecure hosts.
+    const realmSafe = url.protocol === "https:" || isLoopbackRegistry(url.host) || this.deps.insecureRegistries.has(url.host);
+    const cred: Credential = realmSafe ? credential : { kind: "anonymous" };
+    const headers: Record<string, string> = { "user-agent": USER_AGENT };
+    let method: "GET" | "POST" = "GET";
+    let body: string | undefined;
+    if (cred.kind === "identityToken") {
+      method = "POST";
+      headers["content-type"] = "application/x-www-form-urlencoded";
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: cred.token, client_id: "function-runner" });
+      if (service) form.set("service", service);
+      form.set("scope", scopes.join(" "));
+      body = form.toString();
+    } else {
+      if (service) url.searchParams.set("service", service);
+      for (const s of scopes) url.searchParams.append("scope", s);
+      if (cred.kind === "basic") headers.authorization = basicHeader(cred.username, cred.password);
+    }
+    const receivedAt = Date.now();
+    const res = await retrying(
+      this.deps.retry,
+      () => httpRequest({ url: url.toString(), method, headers, body, maxBytes: TOKEN_BODY_LIMIT, dispatcher: route.dispatcher }),
+      (o) => {
+        if ("error" in o) {
+          this.deps.stats.record("token", o.error instanceof TransportError ? o.error.code : "error");
+          return { retry: o.error instanceof TransportError && o.error.retryable };
+        }
+        this.deps.stats.record("token", o.value.status);
+        return { retry: isRetryableStatus(o.value.status), retryAfterMs: parseRetryAfter(o.value.headers["retry-after"]) };
+      },
+    );
+    if (res.status === 401) throw new RunnerError("UNAUTHORIZED", `token service ${url.host} rejected the credentials for registry ${registry}`, { status: 401 });
+    if (res.status === 403) throw new RunnerError("DENIED", `token service ${url.host} denied access for registry ${registry}`, { status: 403 });
+    if (res.status === 429) throw new RunnerError("TOO_MANY_REQUESTS", `token service ${url.host} is rate limiting`, { status: 429 });
+    if (res.status < 200 || res.status > 299) {
+      throw new RunnerError("NETWORK", `token service ${url.host} answered ${res.status} for registry ${registry}`, { status: res.status, retryable: res.status >= 500 });
+    }
+    let parsed: z.infer<typeof TokenResponse>;
+    try {
+      parsed = TokenResponse.parse(JSON.parse(new TextDecoder().decode(res.body)));
+    } catch {
+      throw new RunnerError("UNAUTHORIZED", `token service ${url.host} returned an invalid token response for registry ${registry}`);
+    }
+    const value = parsed.token ?? parsed.access_token;
+    if (!value) throw new RunnerError("UNAUTHORIZED", `token service ${url.host} returned no token for registry ${registry}`);
+    return { value, expiresAt: tokenExpiry(receivedAt, parsed.expires_in) };
+  }
+}
+
+export const USER_AGENT = "kpt-function-runner/0.1";

@@ -1,0 +1,247 @@
+import type { CredentialProvider } from "../auth/credential.ts";
+import { RunnerError } from "../errors.ts";
+import {
+  classifyManifest,
+  extractEntrypoint,
+  formatPlatform,
+  ImageConfig,
+  MANIFEST_ACCEPT,
+  selectPlatform,
+  sha256Digest,
+  type Platform,
+} from "../image/manifest.ts";
+import type { ImageMetadata } from "../image/metadata.ts";
+import { formatReference, type ImageReference } from "../image/reference.ts";
+import { silentLogger, type Logger } from "../log.ts";
+import { RegistryAuth, USER_AGENT, type Authorization } from "./auth.ts";
+import { registryAnswerError } from "./errors.ts";
+import { httpRequest, TransportError, type HttpResponse } from "./http.ts";
+import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./retry.ts";
+import { RequestStats, type RequestKind } from "./stats.ts";
+import type { Route, Transport } from "./transport.ts";
+
+/** Manifests and configs: 4 MiB, like containers/image. Never truncated. */
+export const MANIFEST_LIMIT = 4 << 20;
+export const ERROR_BODY_LIMIT = 1 << 20;
+const MAX_REDIRECTS = 10;
+
+export interface RegistryClientOptions {
+  credentials: CredentialProvider;
+  transport: Transport;
+  platform: Platform;
+  insecureRegistries?: readonly string[];
+  retry?: RetryPolicy;
+  manifestLimit?: number;
+  logger?: Logger;
+}
+
+/** What one resolve attempt needs to know about where it is going. */
+interface Target {
+  ref: ImageReference;
+  image: string;
+  route: Route;
+}
+
+/** A failed route and why, for the error that lists every attempt. */
+interface Attempt {
+  step: string;
+  cause: string;
+}
+
+/**
+ * Distribution API client for image metadata. Cold cost by tag: manifest +
+ * config when anonymous or with a live token, + token for a new repository,
+ * + one manifest for an index; no `/v2/` ping.
+ */
+export class RegistryClient {
+  readonly stats = new RequestStats();
+  readonly auth: RegistryAuth;
+  private readonly retry: RetryPolicy;
+  private readonly log: Logger;
+  private readonly manifestLimit: number;
+
+  constructor(private readonly opts: RegistryClientOptions) {
+    this.retry = opts.retry ?? defaultRetryPolicy;
+    this.log = opts.logger ?? silentLogger;
+    this.manifestLimit = opts.manifestLimit ?? MANIFEST_LIMIT;
+    this.auth = new RegistryAuth({
+      credentials: opts.credentials,
+      retry: this.retry,
+      stats: this.stats,
+      insecureRegistries: new Set(opts.insecureRegistries ?? []),
+    });
+  }
+
+  /** Digest, platform manifest and entrypoint of an image, trying each transport step in order. */
+  async resolve(ref: ImageReference, platform: Platform = this.opts.platform): Promise<ImageMetadata> {
+    const image = formatReference(ref);
+    const attempts: Attempt[] = [];
+    const routes = this.opts.transport.routes(ref.registry);
+    for (const [i, route] of routes.entries()) {
+      try {
+        const meta = await this.resolveVia({ ref, image, route }, platform);
+        this.opts.transport.succeeded(ref.registry, route);
+        return meta;
+      } catch (e) {
+        // Only a failure to reach the registry moves on; any registry answer is final.
+        if (!(e instanceof TransportError)) throw e;
+        attempts.push({ step: `${route.step} (${route.scheme})`, cause: e.message });
+        const next = routes[i + 1];
+        if (next) {
+          this.log.warn("registry transport step failed, falling back", {
+            image,
+            registry: ref.registry,
+            step: route.step,
+            next: next.step,
+            reason: e.message,
+          });
+        } else if (routes.length === 1) {
+          throw new RunnerError(e.code, `cannot reach registry ${ref.registry} for ${image}: ${e.message}`, { cause: e, retryable: e.retryable });
+        } else {
+          const listed = attempts.map((a, n) => `(${n + 1}) ${a.step}: ${a.cause}`).join("; ");
+          throw new RunnerError(e.code, `cannot reach registry ${ref.registry} for ${image}; tried ${listed}`, { cause: e, retryable: e.retryable });
+        }
+      }
+    }
+    throw new RunnerError("NETWORK", `no transport configured for registry ${ref.registry}`);
+  }
+
+  private async resolveVia(t: Target, platform: Platform): Promise<ImageMetadata> {
+    const { ref, image } = t;
+    const wanted = ref.digest ?? ref.tag ?? "latest";
+    const top = await this.fetchManifest(t, wanted, `manifest of ${image}`);
+    if (ref.digest && top.digest !== ref.digest) {
+      throw new RunnerError("DIGEST_MISMATCH", `manifest of ${image} from registry ${ref.registry} hashes to ${top.digest}, not the pinned ${ref.digest}`);
+    }
+    let parsed = classifyManifest(top.bytes, top.contentType);
+    let platformDigest = top.digest;
+    if (parsed.kind === "index") {
+      const child = selectPlatform(parsed.index, platform);
+      const got = await this.fetchManifest(t, child.digest, `${formatPlatform(platform)} manifest of ${image}`);
+      if (got.digest !== child.digest || (child.size !== undefined && child.size !== got.bytes.byteLength)) {
+        throw new RunnerError("DIGEST_MISMATCH", `index of ${image} on registry ${ref.registry} lists ${child.digest} for ${formatPlatform(platform)}, but the manifest served hashes to ${got.digest}`);
+      }
+      parsed = classifyManifest(got.bytes, got.contentType);
+      if (parsed.kind !== "image") {
+        throw new RunnerError("UNSUPPORTED_MEDIA_TYPE", `index of ${image} on registry ${ref.registry} points to another index for ${formatPlatform(platform)}`);
+      }
+      platformDigest = got.digest;
+    }
+    const configDigest = parsed.manifest.config.digest;
+    const configBytes = await this.fetchBlob(t, configDigest, `config of ${image}`);
+    const actual = sha256Digest(configBytes);
+    if (configDigest.startsWith("sha256:") && actual !== configDigest) {
+      throw new RunnerError("DIGEST_MISMATCH", `config of ${image} from registry ${ref.registry} hashes to ${actual}, not ${configDigest}`);
+    }
+    let config: ImageConfig;
+    try {
+      config = ImageConfig.parse(JSON.parse(new TextDecoder().decode(configBytes)));
+    } catch {
+      throw new RunnerError("UNSUPPORTED_MEDIA_TYPE", `config of ${image} from registry ${ref.registry} is not a valid image config`);
+    }
+    let entry: ReturnType<typeof extractEntrypoint>;
+    try {
+      entry = extractEntrypoint(config);
+    } catch (e) {
+      if (e instanceof RunnerError) throw new RunnerError(e.code, `${image}: ${e.message}`);
+      throw e;
+    }
+    return {
+      reference: image,
+      registry: ref.registry,
+      repository: ref.repository,
+      digest: top.digest,
+      platformDigest,
+      platform: formatPlatform({ os: config.os ?? platform.os, architecture: config.architecture ?? platform.architecture, variant: config.variant }),
+      entrypoint: entry.entrypoint,
+      configEntrypoint: entry.configEntrypoint,
+      configCmd: entry.configCmd,
+      mediaType: classifyManifest(top.bytes, top.contentType).mediaType,
+    };
+  }
+
+  private async fetchManifest(t: Target, reference: string, what: string) {
+    const res = await this.get(t, `manifests/${reference}`, "manifest", what, { accept: MANIFEST_ACCEPT });
+    const digest = sha256Digest(res.body);
+    // A registry that names a sha256 digest other than the bytes it sent is lying or tampered with.
+    const claimed = res.headers["docker-content-digest"];
+    if (claimed?.startsWith("sha256:") && claimed !== digest) {
+      throw new RunnerError("DIGEST_MISMATCH", `${what}: registry ${t.ref.registry} claims ${claimed} but the bytes hash to ${digest}`);
+    }
+    return { bytes: res.body, digest, contentType: res.headers["content-type"] };
+  }
+
+  private async fetchBlob(t: Target, digest: string, what: string): Promise<Uint8Array> {
+    return (await this.get(t, `blobs/${digest}`, "blob", what, {})).body;
+  }
+
+  /**
+   * GET under /v2/<repository>/ with authentication: learns the challenge on
+   * the first 401, refreshes a cached token once on a later 401, and never
+   * loops on a wrong password.
+   */
+  private async get(t: Target, path: string, kind: RequestKind, what: string, opts: { accept?: string }): Promise<HttpResponse> {
+    const { ref, route } = t;
+    const url = `${route.scheme}://${ref.registry}/v2/${ref.repository}/${path}`;
+    let learned = false;
+    let refreshed = false;
+    for (;;) {
+      const authz = await this.auth.authorize(ref.registry, ref.repository, route);
+      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept);
+      if (res.status >= 200 && res.status < 300) return res;
+      if (res.status === 401) {
+        const known = this.auth.challenge(ref.registry) !== undefined;
+        const changed = this.auth.remember(ref.registry, res.headers["www-authenticate"]);
+        if (!authz && changed && !learned) {
+          learned = true;
+          continue;
+        }
+        if (authz && !authz.fresh && !refreshed && known) {
+          refreshed = true;
+          this.auth.reject(authz);
+          continue;
+        }
+      }
+      throw registryAnswerError(res.status, res.body, what, ref.registry);
+    }
+  }
+
+  /** Follows up to 10 redirects; Authorization goes to the registry host only. */
+  private async follow(start: string, kind: RequestKind, route: Route, registry: string, authz: Authorization | undefined, accept?: string): Promise<HttpResponse> {
+    let url = start;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const target = new URL(url);
+      const headers: Record<string, string> = { "user-agent": USER_AGENT };
+      if (accept) headers.accept = accept;
+      const sameOrigin = target.host === registry && (target.protocol === `${route.scheme}:` || target.protocol === "https:");
+      if (authz && sameOrigin) headers.authorization = authz.header;
+      const res = await this.send(url, kind, route, headers);
+      const location = res.headers.location;
+      if (res.status >= 300 && res.status < 400 && location) {
+        url = new URL(location, url).toString();
+        continue;
+      }
+      return res;
+    }
+    throw new RunnerError("NETWORK", `more than ${MAX_REDIRECTS} redirects fetching ${new URL(start).pathname} from registry ${registry}`);
+  }
+
+  /** One request with the retry policy: 408/429/5xx and resets retried, Retry-After honoured. */
+  private async send(url: string, kind: RequestKind, route: Route, headers: Record<string, string>): Promise<HttpResponse> {
+    const limit = this.manifestLimit;
+    return retrying(
+      this.retry,
+      () => httpRequest({ url, headers, maxBytes: limit, dispatcher: route.dispatcher }),
+      (o) => {
+        if ("error" in o) {
+          const e = o.error;
+          this.stats.record(kind, e instanceof TransportError ? e.code : e instanceof RunnerError ? e.code : "error");
+          return { retry: e instanceof TransportError && e.retryable };
+        }
+        this.stats.record(kind, o.value.status);
+        return { retry: isRetryableStatus(o.value.status), retryAfterMs: parseRetryAfter(o.value.headers["retry-after"]) };
+      },
+      (delayMs) => this.log.debug("retrying registry request", { host: new URL(url).host, kind, delayMs }),
+    );
+  }
+}

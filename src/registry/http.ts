@@ -1,0 +1,145 @@
+import { request, type Dispatcher } from "undici-real";
+import { RunnerError, type ErrorCode } from "../errors.ts";
+
+/** A fully read response: registry documents are small and must be hashed whole. */
+export interface HttpResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  url: string;
+}
+
+export interface HttpRequest {
+  url: string;
+  method?: "GET" | "POST" | "HEAD";
+  headers?: Record<string, string>;
+  body?: string;
+  /** Bodies larger than this fail with TOO_LARGE instead of being truncated. */
+  maxBytes: number;
+  dispatcher: Dispatcher;
+  signal?: AbortSignal;
+}
+
+/** Transport-level failure (no HTTP answer), classified for the retry and TLS-fallback decisions. */
+export class TransportError extends Error {
+  constructor(
+    readonly code: Extract<ErrorCode, "NETWORK" | "TLS" | "TIMEOUT">,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "TransportError";
+  }
+}
+
+const TLS_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "ERR_SSL_UNSUPPORTED_PROTOCOL",
+  "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION",
+  "ERR_SSL_PACKET_LENGTH_TOO_LONG",
+  "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE",
+  "EPROTO",
+]);
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED", "UND_ERR_CLOSED"]);
+
+function errorCode(e: unknown): string {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 4 && cur instanceof Error; depth++) {
+    const code = (cur as Error & { code?: unknown }).code;
+    if (typeof code === "string" && code !== "UND_ERR_SOCKET") return code;
+    if (code === "UND_ERR_SOCKET" && !(cur.cause instanceof Error)) return code;
+    cur = cur.cause;
+  }
+  return "";
+}
+
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; depth < 4 && cur instanceof Error; depth++) {
+    if (cur.message && !parts.includes(cur.message)) parts.push(cur.message);
+    cur = cur.cause;
+  }
+  return parts.join(": ") || String(e);
+}
+
+/** Maps a thrown fetch error to NETWORK / TLS / TIMEOUT. TLS failures are never retried. */
+export function classifyTransportError(e: unknown): TransportError {
+  if (e instanceof TransportError) return e;
+  const code = errorCode(e);
+  const text = describe(e);
+  const name = e instanceof Error ? e.name : "";
+  if (name === "TimeoutError" || TIMEOUT_CODES.has(code)) return new TransportError("TIMEOUT", `timed out (${code || name}): ${text}`, true, { cause: e });
+  if (TLS_CODES.has(code) || code.startsWith("ERR_SSL") || code.startsWith("ERR_TLS") || /certificate|ssl|tls|handshake/i.test(text)) {
+    return new TransportError("TLS", `TLS handshake failed (${code || "tls"}): ${text}`, false, { cause: e });
+  }
+  if (name === "AbortError") return new TransportError("TIMEOUT", `aborted: ${text}`, false, { cause: e });
+  return new TransportError("NETWORK", `connection failed (${code || "network"}): ${text}`, RESET_CODES.has(code) || code === "ECONNREFUSED" || code === "", { cause: e });
+}
+
+function flatten(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  }
+  return out;
+}
+
+/** One HTTP exchange, body read fully but never past `maxBytes`. */
+export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(req.url, {
+      method: req.method ?? "GET",
+      headers: req.headers,
+      body: req.body,
+      dispatcher: req.dispatcher,
+      signal: req.signal,
+    });
+  } catch (e) {
+    throw classifyTransportError(e);
+  }
+  const headers = flatten(res.headers);
+  const declared = Number(headers["content-length"] ?? "NaN");
+  if (Number.isFinite(declared) && declared > req.maxBytes) {
+    res.body.destroy();
+    throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} declares ${declared} bytes, over the ${req.maxBytes}-byte limit`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      const bytes = chunk instanceof Uint8Array ? chunk : new TextEncoder().encode(String(chunk));
+      size += bytes.byteLength;
+      if (size > req.maxBytes) {
+        res.body.destroy();
+        throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} exceeds the ${req.maxBytes}-byte limit`);
+      }
+      chunks.push(bytes);
+    }
+  } catch (e) {
+    if (e instanceof RunnerError) throw e;
+    throw classifyTransportError(e);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    body.set(c, offset);
+    offset += c.byteLength;
+  }
+  return { status: res.statusCode, headers, body, url: req.url };
+}

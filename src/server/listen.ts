@@ -1,0 +1,36 @@
+/**
+ * The one place that knows which runtime serves HTTP: Bun.serve under Bun
+ * (and in the compiled binary), Deno.serve under Deno. Everything else sees
+ * a web-standard fetch handler.
+ */
+export type FetchHandler = (req: Request) => Response | Promise<Response>;
+
+export interface Listening {
+  port: number;
+  hostname: string;
+  /** Stops accepting; resolves when in-flight requests are done. */
+  stop(): Promise<void>;
+}
+
+interface DenoServer {
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+  addr: { port: number; hostname: string };
+}
+interface DenoLike {
+  serve(options: { port: number; hostname: string; onListen?: () => void }, handler: FetchHandler): DenoServer;
+}
+
+export function listen(handler: FetchHandler, opts: { port: number; hostname?: string; maxRequestBodySize?: number }): Listening {
+  const hostname = opts.hostname ?? "0.0.0.0";
+  const deno = (globalThis as { Deno?: DenoLike }).Deno;
+  if (typeof Bun !== "undefined") {
+    const server = Bun.serve({ port: opts.port, hostname, fetch: handler, maxRequestBodySize: opts.maxRequestBodySize });
+    return { port: server.port ?? opts.port, hostname, stop: () => server.stop(false) };
+  }
+  if (deno) {
+    const server = deno.serve({ port: opts.port, hostname, onListen: () => {} }, handler);
+    return { port: server.addr.port, hostname, stop: () => server.shutdown() };
+  }
+  throw new Error("no supported HTTP runtime: run under Bun or Deno");
+}

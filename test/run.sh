@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The project's one test command (`npm test`): installs what the tests need
+# when missing, builds the binary, runs every test, and ends with
+# "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .tmp
+
+need=()
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing: ${need[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >.tmp/apt.log 2>&1 \
+      || { tail -20 .tmp/apt.log; echo "0 passed, 1 failed"; exit 1; }
+  else
+    echo "missing ${need[*]}: install them (Debian: apt-get install ${need[*]})"
+    echo "0 passed, 1 failed"; exit 1
+  fi
+fi
+if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund >.tmp/npm.log 2>&1 || { tail -20 .tmp/npm.log; echo "0 passed, 1 failed"; exit 1; }
+fi
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+bun run build >.tmp/build.log 2>&1 || { tail -20 .tmp/build.log; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0; failed=0
+run() {
+  # bun test prints " N pass" / " N fail"; sum them over the groups.
+  local log=".tmp/test-$1.log"; shift
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+  f=$(grep -E '^ *[0-9]+ fail$' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  # A crash with no summary, or a non-zero exit with no failure counted, is one failure.
+  if [ -z "$p$f" ] || { [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; }; then failed=$((failed + 1)); fi
+}
+run typecheck-wrap bash -c 'tsc --noEmit -p . && echo " 1 pass" || { echo " 1 fail"; exit 1; }'
+run all bun test --timeout 60000 test/
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
