@@ -23,7 +23,7 @@ export function createRunner(config: Config, logger: Logger): Runner {
     ? new FileCredentials(config["docker-config"], { sourcePrefix: "docker-config" })
     : anonymousProvider;
   const platform = parsePlatform(config.platform);
-  const transport = new DefaultTransport(config["insecure-registries"]);
+  const transport = new DefaultTransport({ insecureRegistries: config["insecure-registries"] });
   const client = new RegistryClient({
     credentials,
     transport,

@@ -88,7 +88,7 @@ export class RegistryClient {
         attempts.push({ step: `${route.step} (${route.scheme})`, cause: e.message });
         const next = routes[i + 1];
         if (next) {
-          this.log.warn("registry transport step failed, falling back", {
+          this.log[next.expected ? "debug" : "warn"]("registry transport step failed, falling back", {
             image,
             registry: ref.registry,
             step: route.step,

@@ -1,3 +1,4 @@
+import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici-real";
 import { isLoopbackRegistry } from "../image/reference.ts";
 
@@ -11,6 +12,8 @@ export interface Route {
   dispatcher: Dispatcher;
   /** False on plain HTTP to a registry not listed insecure: only anonymous access. */
   credentials: boolean;
+  /** An expected alternative (loopback plain HTTP): falling back to it is not worth a warning. */
+  expected?: boolean;
 }
 
 export interface Transport {
@@ -21,14 +24,18 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** Keep-alive pools; minimum TLS 1.2 on every registry connection. */
-export function registryAgent(tls: { ca?: string[] } = {}): Agent {
+/**
+ * Keep-alive pools; minimum TLS 1.2 on every registry connection. Extra CAs
+ * are added to the system roots, never replacing them (an upstream gap).
+ */
+export function registryAgent(tls: { extraCAs?: readonly string[] } = {}): Agent {
+  const ca = tls.extraCAs?.length ? [...rootCertificates, ...tls.extraCAs] : undefined;
   return new Agent({
     keepAliveTimeout: 30_000,
     connections: 32,
     headersTimeout: 30_000,
     bodyTimeout: 30_000,
-    connect: { minVersion: "TLSv1.2", timeout: 10_000, ...(tls.ca ? { ca: tls.ca } : {}) },
+    connect: { minVersion: "TLSv1.2", timeout: 10_000, ...(ca ? { ca } : {}) },
   });
 }
 
@@ -37,12 +44,13 @@ export function registryAgent(tls: { ca?: string[] } = {}): Agent {
  * and `--insecure-registries` hosts (go-containerregistry's rule).
  */
 export class DefaultTransport implements Transport {
-  private readonly agent = registryAgent();
+  private readonly agent: Agent;
   private readonly insecure: ReadonlySet<string>;
   private readonly preferred = new Map<string, RouteStep>();
 
-  constructor(insecureRegistries: readonly string[] = []) {
-    this.insecure = new Set(insecureRegistries);
+  constructor(opts: { insecureRegistries?: readonly string[]; extraCAs?: readonly string[] } = {}) {
+    this.insecure = new Set(opts.insecureRegistries ?? []);
+    this.agent = registryAgent({ extraCAs: opts.extraCAs });
   }
 
   routes(registry: string): Route[] {
@@ -50,7 +58,7 @@ export class DefaultTransport implements Transport {
     const insecure = this.insecure.has(registry);
     if (!insecure && !isLoopbackRegistry(registry)) return [https];
     // Credentials cross plain HTTP only to hosts the operator listed as insecure.
-    const http: Route = { step: "plain-http", scheme: "http", dispatcher: this.agent, credentials: insecure };
+    const http: Route = { step: "plain-http", scheme: "http", dispatcher: this.agent, credentials: insecure, expected: true };
     return this.preferred.get(registry) === "plain-http" ? [http, https] : [https, http];
   }
 
