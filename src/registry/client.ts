@@ -196,7 +196,7 @@ export class RegistryClient {
           learned = true;
           continue;
         }
-        if (authz && !authz.fresh && !refreshed && known) {
+        if (authz?.tokenKey && !authz.fresh && !refreshed && known) {
           refreshed = true;
           this.auth.reject(authz);
           continue;
