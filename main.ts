@@ -1,4 +1,5 @@
 import process from "node:process";
+import { explainCommand } from "./src/cli/explain.ts";
 import { resolveCommand } from "./src/cli/resolve.ts";
 import { serveCommand } from "./src/cli/serve.ts";
 import { FLAG_HELP, parseCommandLine } from "./src/config/config.ts";
@@ -8,10 +9,11 @@ import { jsonLogger } from "./src/log.ts";
 import { createRunner } from "./src/runner.ts";
 
 const VERSION = "0.1.0";
-const COMMANDS = ["serve", "resolve", "version"] as const;
+const COMMANDS = ["serve", "resolve", "explain", "version"] as const;
 
 const USAGE = `usage: function-runner [serve] [flags]
        function-runner resolve IMAGE [--json] [--platform os/arch[/variant]] [--insecure-registries h,..] [--docker-config PATH]
+       function-runner explain IMAGE [--json] [same flags as serve]
        function-runner version
 
 flags:
@@ -43,13 +45,14 @@ async function main(argv: string[]): Promise<number> {
   const logger = jsonLogger(config["log-level"]);
   const runner = createRunner(config, logger);
   try {
-    if (command === "resolve") {
+    if (command === "resolve" || command === "explain") {
       const image = positionals[0];
       if (!image || positionals.length > 1) {
-        process.stderr.write(`function-runner: resolve takes exactly one IMAGE\n\n${USAGE}\n`);
+        process.stderr.write(`function-runner: ${command} takes exactly one IMAGE\n\n${USAGE}\n`);
         return 2;
       }
-      process.stdout.write(`${await resolveCommand(runner, image, config.json)}\n`);
+      const run = command === "resolve" ? resolveCommand : explainCommand;
+      process.stdout.write(`${await run(runner, image, config.json)}\n`);
       return 0;
     }
     if (positionals.length > 0) {

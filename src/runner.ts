@@ -1,5 +1,6 @@
-import { anonymousProvider, type CredentialProvider } from "./auth/credential.ts";
-import { FileCredentials } from "./auth/keychain.ts";
+import type { CredentialProvider } from "./auth/credential.ts";
+import { DefaultKeychain, FileCredentials } from "./auth/keychain.ts";
+import { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
 import { parsePlatform } from "./image/manifest.ts";
 import { MetadataCache } from "./image/metadata-cache.ts";
@@ -15,23 +16,36 @@ export interface Runner {
   client: RegistryClient;
   cache: MetadataCache;
   resolver: ImageResolver;
+  auth: AuthSelector;
   close(): Promise<void>;
 }
 
 export function createRunner(config: Config, logger: Logger): Runner {
-  const credentials: CredentialProvider = config["docker-config"]
+  // `--docker-config` stands in for the whole default keychain (handy for local runs).
+  const defaultKeychain: CredentialProvider = config["docker-config"]
     ? new FileCredentials(config["docker-config"], { sourcePrefix: "docker-config" })
-    : anonymousProvider;
+    : new DefaultKeychain();
+  const custom = new FileCredentials(config["registry-auth-secret-path"], { sourcePrefix: "custom" });
+  const auth = new AuthSelector(
+    {
+      enablePrivateRegistries: config["enable-private-registries"],
+      defaultImagePrefix: config["default-image-prefix"],
+      defaultRegistries: config["default-registries"],
+      registryAuthSecretPath: config["registry-auth-secret-path"],
+    },
+    defaultKeychain,
+    custom,
+  );
   const platform = parsePlatform(config.platform);
   const transport = new DefaultTransport({ insecureRegistries: config["insecure-registries"] });
   const client = new RegistryClient({
-    credentials,
+    credentials: defaultKeychain,
     transport,
     platform,
     insecureRegistries: config["insecure-registries"],
     logger,
   });
   const cache = new MetadataCache({ tagTtlMs: config["tag-metadata-ttl"] });
-  const resolver = new ImageResolver(client, cache, { defaultImagePrefix: config["default-image-prefix"], platform });
-  return { config, logger, client, cache, resolver, close: () => transport.close() };
+  const resolver = new ImageResolver(client, cache, { defaultImagePrefix: config["default-image-prefix"], platform, auth });
+  return { config, logger, client, cache, resolver, auth, close: () => transport.close() };
 }

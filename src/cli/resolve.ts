@@ -1,19 +1,24 @@
-import type { ImageMetadata } from "../image/metadata.ts";
+import type { Resolution } from "../image/resolver.ts";
 import type { Runner } from "../runner.ts";
 
-/** Human-readable form of a record; `--json` prints the record itself. */
-export function formatMetadata(m: ImageMetadata): string {
-  const rows: Array<[string, string]> = [
+/** Rows of `key: value`, aligned. */
+export const table = (rows: ReadonlyArray<readonly [string, string]>): string =>
+  rows.map(([k, v]) => `${`${k}:`.padEnd(13)}${v}`).join("\n");
+
+/** Human-readable form of a resolution; `--json` prints the record plus how it was fetched. */
+export function formatResolution(r: Resolution): string {
+  const m = r.metadata;
+  return table([
     ["image", m.reference],
     ["digest", m.digest],
     ["platform", `${m.platform} (${m.platformDigest})`],
     ["entrypoint", JSON.stringify(m.entrypoint)],
     ["config", `Entrypoint=${JSON.stringify(m.configEntrypoint)} Cmd=${JSON.stringify(m.configCmd)}`],
-  ];
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(12)}${v}`).join("\n");
+    ["auth", `${r.auth.strategy} (${r.auth.source})`],
+  ]);
 }
 
 export async function resolveCommand(runner: Runner, image: string, json: boolean): Promise<string> {
-  const { metadata } = await runner.resolver.resolve(image);
-  return json ? JSON.stringify(metadata, null, 2) : formatMetadata(metadata);
+  const r = await runner.resolver.resolve(image);
+  return json ? JSON.stringify({ ...r.metadata, auth: r.auth }, null, 2) : formatResolution(r);
 }

@@ -1,28 +1,66 @@
+import type { CredentialProvider, ResolvedCredential } from "../auth/credential.ts";
+import { RunnerError } from "../errors.ts";
+import type { AuthSelector } from "../auth/selector.ts";
+import type { AuthStrategy } from "../auth/strategy.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import { formatPlatform, type Platform } from "./manifest.ts";
 import type { MetadataCache } from "./metadata-cache.ts";
 import type { ImageMetadata } from "./metadata.ts";
 import { expandShortName, formatReference, parseReference, type ImageReference } from "./reference.ts";
 
+/** Which credentials a resolve used and why; names the source, never the secret. */
+export interface AuthDescription {
+  strategy: AuthStrategy;
+  reason: string;
+  source: string;
+}
+
 export interface Resolution {
   metadata: ImageMetadata;
   /** True when no registry call was made for this answer. */
   cached: boolean;
   ref: ImageReference;
+  auth: AuthDescription;
 }
 
 /** Cache key: the full reference plus the platform, since one tag resolves per platform. */
 export const cacheKey = (reference: string, platform: Platform): string => `${reference} ${formatPlatform(platform)}`;
 
+/** Asks the underlying provider at most once per registry: a credential helper is a process spawn. */
+function once(provider: CredentialProvider): CredentialProvider & { last?: ResolvedCredential } {
+  const seen = new Map<string, Promise<ResolvedCredential>>();
+  const memo: CredentialProvider & { last?: ResolvedCredential } = {
+    forRegistry(registry) {
+      let p = seen.get(registry);
+      if (!p) {
+        p = provider.forRegistry(registry).then((c) => (memo.last = c));
+        seen.set(registry, p);
+      }
+      return p;
+    },
+  };
+  return memo;
+}
+
+export interface ResolverOptions {
+  defaultImagePrefix: string;
+  platform: Platform;
+  /** Picks default keychain vs custom auth per image; without it the client's credentials are used. */
+  auth?: AuthSelector;
+}
+
 /**
- * Image name → metadata: short-name expansion, reference parsing, then the
- * cache with single-flight in front of the registry client.
+ * Image name → metadata: short-name expansion, reference parsing, the auth
+ * strategy, then the cache with single-flight in front of the registry client.
  */
 export class ImageResolver {
+  /** How each cached record was fetched, for the resolve answer on a hit. */
+  private readonly authOf = new Map<string, AuthDescription>();
+
   constructor(
     private readonly client: RegistryClient,
     private readonly cache: MetadataCache,
-    private readonly opts: { defaultImagePrefix: string; platform: Platform },
+    private readonly opts: ResolverOptions,
   ) {}
 
   /** Parses (and expands) without network: throws INVALID_REFERENCE. */
@@ -34,16 +72,51 @@ export class ImageResolver {
     const ref = this.reference(image);
     const key = cacheKey(formatReference(ref), platform);
     const hit = this.cache.peek(key);
-    if (hit) return { metadata: hit, cached: true, ref };
-    const metadata = await this.cache.get(key, ref.digest !== undefined, () => this.client.resolve(ref, platform));
-    return { metadata, cached: false, ref };
+    if (hit) return { metadata: hit, cached: true, ref, auth: this.authOf.get(key) ?? UNKNOWN_AUTH };
+    let auth: AuthDescription = UNKNOWN_AUTH;
+    const metadata = await this.cache.get(key, ref.digest !== undefined, async () => {
+      const choice = this.opts.auth?.choose(ref);
+      const credentials = choice ? once(choice.provider) : undefined;
+      const meta = await this.client.resolve(ref, { platform, credentials });
+      const description: AuthDescription = {
+        strategy: choice?.strategy ?? "default",
+        reason: choice?.reason ?? "credentials given to the client",
+        source: credentials?.last?.source ?? "anonymous",
+      };
+      this.authOf.set(key, description);
+      return meta;
+    });
+    auth = this.authOf.get(key) ?? auth;
+    return { metadata, cached: false, ref, auth };
+  }
+
+  /** The auth decision and credential source for an image, without contacting the registry. */
+  async explainAuth(image: string): Promise<AuthDescription & { ref: ImageReference }> {
+    const ref = this.reference(image);
+    const choice = this.opts.auth?.choose(ref);
+    if (!choice) return { ...UNKNOWN_AUTH, ref };
+    let source: string;
+    try {
+      source = (await choice.provider.forRegistry(ref.registry)).source;
+    } catch (e) {
+      // explain reports a broken credential source instead of failing on it.
+      source = `unavailable: ${e instanceof RunnerError ? `${e.code}: ` : ""}${e instanceof Error ? e.message : String(e)}`;
+    }
+    return { strategy: choice.strategy, reason: choice.reason, source, ref };
   }
 
   /** Drops every platform's record of an image; returns how many were removed. */
   forget(image: string): number {
     const prefix = `${formatReference(this.reference(image))} `;
     let removed = 0;
-    for (const { key } of this.cache.list()) if (key.startsWith(prefix) && this.cache.delete(key)) removed++;
+    for (const { key } of this.cache.list()) {
+      if (key.startsWith(prefix) && this.cache.delete(key)) {
+        this.authOf.delete(key);
+        removed++;
+      }
+    }
     return removed;
   }
 }
+
+const UNKNOWN_AUTH: AuthDescription = { strategy: "default", reason: "credentials given to the client", source: "anonymous" };

@@ -27,7 +27,6 @@ const TokenResponse = z.object({
 export const TOKEN_BODY_LIMIT = 1 << 20;
 
 export interface AuthDeps {
-  credentials: CredentialProvider;
   retry: RetryPolicy;
   stats: RequestStats;
   insecureRegistries: ReadonlySet<string>;
@@ -82,13 +81,10 @@ export class RegistryAuth {
     return this.challenges.get(registry);
   }
 
-  async credential(registry: string, route: Route): Promise<{ credential: Credential; source: string }> {
-    return route.credentials ? await this.deps.credentials.forRegistry(registry) : anonymous;
-  }
-
   /** The header for a pull of `repository`, or undefined when none is due yet. */
-  async authorize(registry: string, repository: string, route: Route): Promise<Authorization | undefined> {
-    const { credential } = await this.credential(registry, route);
+  async authorize(registry: string, repository: string, route: Route, credentials: CredentialProvider): Promise<Authorization | undefined> {
+    // Plain HTTP to a host not listed insecure gets anonymous access only.
+    const { credential } = route.credentials ? await credentials.forRegistry(registry) : anonymous;
     if (credential.kind === "registryToken") return { header: `Bearer ${credential.token}`, fresh: false };
     const ch = this.challenges.get(registry);
     if (!ch) return undefined;

@@ -40,6 +40,13 @@ interface Target {
   ref: ImageReference;
   image: string;
   route: Route;
+  credentials: CredentialProvider;
+}
+
+export interface ResolveOptions {
+  platform?: Platform;
+  /** Credentials for this image (the auth strategy is per image); default: the client's. */
+  credentials?: CredentialProvider;
 }
 
 /** A failed route and why, for the error that lists every attempt. */
@@ -65,7 +72,6 @@ export class RegistryClient {
     this.log = opts.logger ?? silentLogger;
     this.manifestLimit = opts.manifestLimit ?? MANIFEST_LIMIT;
     this.auth = new RegistryAuth({
-      credentials: opts.credentials,
       retry: this.retry,
       stats: this.stats,
       insecureRegistries: new Set(opts.insecureRegistries ?? []),
@@ -73,13 +79,15 @@ export class RegistryClient {
   }
 
   /** Digest, platform manifest and entrypoint of an image, trying each transport step in order. */
-  async resolve(ref: ImageReference, platform: Platform = this.opts.platform): Promise<ImageMetadata> {
+  async resolve(ref: ImageReference, options: ResolveOptions = {}): Promise<ImageMetadata> {
+    const platform = options.platform ?? this.opts.platform;
+    const credentials = options.credentials ?? this.opts.credentials;
     const image = formatReference(ref);
     const attempts: Attempt[] = [];
     const routes = this.opts.transport.routes(ref.registry);
     for (const [i, route] of routes.entries()) {
       try {
-        const meta = await this.resolveVia({ ref, image, route }, platform);
+        const meta = await this.resolveVia({ ref, image, route, credentials }, platform);
         this.opts.transport.succeeded(ref.registry, route);
         return meta;
       } catch (e) {
@@ -186,7 +194,7 @@ export class RegistryClient {
     let learned = false;
     let refreshed = false;
     for (;;) {
-      const authz = await this.auth.authorize(ref.registry, ref.repository, route);
+      const authz = await this.auth.authorize(ref.registry, ref.repository, route, t.credentials);
       const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept);
       if (res.status >= 200 && res.status < 300) return res;
       if (res.status === 401) {

@@ -46,7 +46,7 @@ describe("MetadataCache", () => {
     d.settle().resolve(meta("k"));
     const results = await all;
     expect(d.calls()).toBe(1);
-    expect(new Set(results)).toEqual(new Set([results[0]]));
+    expect(new Set(results)).toEqual(new Set([results[0]!]));
     expect(c.stats()).toMatchObject({ misses: 1, joined: 19 });
   });
 

@@ -38,7 +38,9 @@ export interface ResourceDef {
   /** Supported fieldSelector fields and the values an object has for them. */
   fieldSelectors: string[];
   fieldsOf(obj: KubeObject): Record<string, string>;
-  /** Defaulting (SetDefaults_*) and PrepareForCreate. */
+  /** SetDefaults_*: runs whenever a body is decoded (create, update, patch result). */
+  applyDefaults(obj: KubeObject): void;
+  /** PrepareForCreate: resets what a client may not set on create (status). */
   prepareForCreate(obj: KubeObject): void;
   validate(obj: KubeObject): FieldError[];
   validateUpdate(next: KubeObject, old: KubeObject): FieldError[];
@@ -154,11 +156,14 @@ const podDef: ResourceDef = {
       "status.nominatedNodeName": str(status.nominatedNodeName),
     };
   },
-  prepareForCreate(obj) {
+  applyDefaults(obj) {
     const spec = isRecord(obj.spec) ? obj.spec : {};
     obj.spec = spec;
     defaultPodSpec(spec);
     if (spec.enableServiceLinks === undefined) spec.enableServiceLinks = true;
+  },
+  prepareForCreate(obj) {
+    const spec = isRecord(obj.spec) ? obj.spec : {};
     obj.status = { phase: "Pending", qosClass: qosClass(spec) };
   },
   validate: validatePod,
@@ -182,7 +187,7 @@ const serviceDef: ResourceDef = {
     const spec = isRecord(obj.spec) ? obj.spec : {};
     return { ...metaFields(obj), "spec.clusterIP": str(spec.clusterIP), "spec.type": str(spec.type) };
   },
-  prepareForCreate(obj) {
+  applyDefaults(obj) {
     const spec = isRecord(obj.spec) ? obj.spec : {};
     obj.spec = spec;
     if (spec.type === undefined) spec.type = "ClusterIP";
@@ -199,6 +204,8 @@ const serviceDef: ResourceDef = {
       if (spec.ipFamilies === undefined) spec.ipFamilies = ["IPv4"];
       if (spec.ipFamilyPolicy === undefined) spec.ipFamilyPolicy = "SingleStack";
     }
+  },
+  prepareForCreate(obj) {
     obj.status = { loadBalancer: {} };
   },
   validate: validateService,
@@ -221,9 +228,10 @@ const secretDef: ResourceDef = {
   fieldsOf(obj) {
     return { ...metaFields(obj), type: str(obj.type) };
   },
-  prepareForCreate(obj) {
+  applyDefaults(obj) {
     if (obj.type === undefined || obj.type === "") obj.type = "Opaque";
   },
+  prepareForCreate() {},
   validate: validateSecret,
   validateUpdate: validateSecretUpdate,
 };
@@ -242,7 +250,7 @@ const endpointsDef: ResourceDef = {
   tracksGeneration: false,
   fieldSelectors: ["metadata.name", "metadata.namespace"],
   fieldsOf: metaFields,
-  prepareForCreate(obj) {
+  applyDefaults(obj) {
     if (Array.isArray(obj.subsets)) {
       for (const s of obj.subsets) {
         if (isRecord(s) && Array.isArray(s.ports)) {
@@ -251,6 +259,7 @@ const endpointsDef: ResourceDef = {
       }
     }
   },
+  prepareForCreate() {},
   validate: validateEndpoints,
   validateUpdate: (next) => validateEndpoints(next),
 };
@@ -269,10 +278,11 @@ const podTemplateDef: ResourceDef = {
   tracksGeneration: false,
   fieldSelectors: ["metadata.name", "metadata.namespace"],
   fieldsOf: metaFields,
-  prepareForCreate(obj) {
+  applyDefaults(obj) {
     const template = isRecord(obj.template) ? obj.template : undefined;
     if (template && isRecord(template.spec)) defaultPodSpec(template.spec);
   },
+  prepareForCreate() {},
   validate: validatePodTemplate,
   validateUpdate: (next) => validatePodTemplate(next),
 };
@@ -291,6 +301,7 @@ const serviceAccountDef: ResourceDef = {
   tracksGeneration: false,
   fieldSelectors: ["metadata.name", "metadata.namespace"],
   fieldsOf: metaFields,
+  applyDefaults() {},
   prepareForCreate() {},
   validate: () => [],
   validateUpdate: () => [],
@@ -313,11 +324,13 @@ const namespaceDef: ResourceDef = {
     const status = isRecord(obj.status) ? obj.status : {};
     return { "metadata.name": obj.metadata.name ?? "", "status.phase": str(status.phase) };
   },
+  applyDefaults(obj) {
+    // The NamespaceDefaultLabelName feature (GA 1.22) labels every namespace with its name.
+    obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": obj.metadata.name ?? "" };
+  },
   prepareForCreate(obj) {
     obj.spec = { finalizers: ["kubernetes"] };
     obj.status = { phase: "Active" };
-    // The NamespaceDefaultLabelName feature (GA 1.22) labels every namespace with its name.
-    obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": obj.metadata.name ?? "" };
   },
   validate: () => [],
   validateUpdate: () => [],

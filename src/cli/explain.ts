@@ -1,0 +1,40 @@
+import { formatReference } from "../image/reference.ts";
+import type { Runner } from "../runner.ts";
+import { table } from "./resolve.ts";
+
+export interface Explanation {
+  input: string;
+  image: string;
+  registry: string;
+  repository: string;
+  auth: { strategy: string; reason: string; source: string };
+  pullSecret: string;
+}
+
+/**
+ * Which auth strategy, credential source and pull secret an image would use,
+ * and why. Reads local files (and may run a credential helper) but never
+ * contacts the registry, and never prints a secret.
+ */
+export async function explain(runner: Runner, input: string): Promise<Explanation> {
+  const { ref, ...auth } = await runner.resolver.explainAuth(input);
+  const c = runner.config;
+  const pullSecret =
+    auth.strategy === "custom"
+      ? `Secret ${c["registry-auth-secret-name"]} (kubernetes.io/dockerconfigjson) in ${c["pod-namespace"]}, synced from ${c["registry-auth-secret-path"]}, added to the function pod's imagePullSecrets`
+      : "none: the node pulls with its own credentials";
+  return { input, image: formatReference(ref), registry: ref.registry, repository: ref.repository, auth, pullSecret };
+}
+
+export async function explainCommand(runner: Runner, input: string, json: boolean): Promise<string> {
+  const e = await explain(runner, input);
+  if (json) return JSON.stringify(e, null, 2);
+  return table([
+    ["image", e.image === e.input ? e.image : `${e.image} (from ${e.input})`],
+    ["registry", e.registry],
+    ["strategy", e.auth.strategy],
+    ["why", e.auth.reason],
+    ["credentials", e.auth.source],
+    ["pull secret", e.pullSecret],
+  ]);
+}
