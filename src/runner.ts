@@ -2,12 +2,14 @@ import type { CredentialProvider } from "./auth/credential.ts";
 import { DefaultKeychain, FileCredentials } from "./auth/keychain.ts";
 import { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
+import type { FunctionEvaluator } from "./evaluator/types.ts";
 import { parsePlatform } from "./image/manifest.ts";
 import { MetadataCache } from "./image/metadata-cache.ts";
 import { ImageResolver } from "./image/resolver.ts";
 import type { Logger } from "./log.ts";
 import { RegistryClient } from "./registry/client.ts";
-import { DefaultTransport } from "./registry/transport.ts";
+import { createTransport } from "./registry/transport-select.ts";
+import { createMetrics, type ServiceMetrics } from "./server/metrics.ts";
 
 /** The long-lived parts, wired from the configuration. */
 export interface Runner {
@@ -17,6 +19,13 @@ export interface Runner {
   cache: MetadataCache;
   resolver: ImageResolver;
   auth: AuthSelector;
+  /** This runner's Prometheus registry; modules record fallbacks and secret syncs into it. */
+  metrics: ServiceMetrics;
+  // Seams the service (src/server/) calls when present; each absent one has a documented answer.
+  /** Runs functions. Absent: EvaluateFunction and /v1/functions/evaluate answer NOT_FOUND. */
+  evaluator?: FunctionEvaluator;
+  /** The Pod that would run `image` (no writes). Absent: /v1/pods/spec answers 503 KUBE_UNAVAILABLE. */
+  podSpec?(image: string): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -37,7 +46,8 @@ export function createRunner(config: Config, logger: Logger): Runner {
     custom,
   );
   const platform = parsePlatform(config.platform);
-  const transport = new DefaultTransport({ insecureRegistries: config["insecure-registries"] });
+  // TLS issue: the private-registry TLS chain for custom-auth images when both flags are on, else DefaultTransport.
+  const transport = createTransport(config, logger);
   const client = new RegistryClient({
     credentials: defaultKeychain,
     transport,
@@ -47,5 +57,6 @@ export function createRunner(config: Config, logger: Logger): Runner {
   });
   const cache = new MetadataCache({ tagTtlMs: config["tag-metadata-ttl"] });
   const resolver = new ImageResolver(client, cache, { defaultImagePrefix: config["default-image-prefix"], platform, auth });
-  return { config, logger, client, cache, resolver, auth, close: () => transport.close() };
+  const metrics = createMetrics({ cache, registryRequests: client.stats });
+  return { config, logger, client, cache, resolver, auth, metrics, close: () => transport.close() };
 }

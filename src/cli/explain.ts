@@ -9,6 +9,8 @@ export interface Explanation {
   repository: string;
   auth: { strategy: string; reason: string; source: string };
   pullSecret: string;
+  /** TLS issue: which transport (and step) the image would use, and why. */
+  transport: { kind: string; order: string[]; step?: string; detail: string };
 }
 
 /**
@@ -23,7 +25,8 @@ export async function explain(runner: Runner, input: string): Promise<Explanatio
     auth.strategy === "custom"
       ? `Secret ${c["registry-auth-secret-name"]} (kubernetes.io/dockerconfigjson) in ${c["pod-namespace"]}, synced from ${c["registry-auth-secret-path"]}, added to the function pod's imagePullSecrets`
       : "none: the node pulls with its own credentials";
-  return { input, image: formatReference(ref), registry: ref.registry, repository: ref.repository, auth, pullSecret };
+  const transport = await runner.client.transport.describe(ref.registry, ref);
+  return { input, image: formatReference(ref), registry: ref.registry, repository: ref.repository, auth, pullSecret, transport };
 }
 
 export async function explainCommand(runner: Runner, input: string, json: boolean): Promise<string> {
@@ -36,5 +39,6 @@ export async function explainCommand(runner: Runner, input: string, json: boolea
     ["why", e.auth.reason],
     ["credentials", e.auth.source],
     ["pull secret", e.pullSecret],
+    ["transport", e.transport.detail],
   ]);
 }

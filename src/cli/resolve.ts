@@ -1,4 +1,5 @@
 import type { Resolution } from "../image/resolver.ts";
+import { formatStep } from "../registry/transport.ts";
 import type { Runner } from "../runner.ts";
 
 /** Rows of `key: value`, aligned. */
@@ -15,10 +16,11 @@ export function formatResolution(r: Resolution): string {
     ["entrypoint", JSON.stringify(m.entrypoint)],
     ["config", `Entrypoint=${JSON.stringify(m.configEntrypoint)} Cmd=${JSON.stringify(m.configCmd)}`],
     ["auth", `${r.auth.strategy} (${r.auth.source})`],
+    ...(r.transport ? [["transport", formatStep(r.transport)] as const] : []),
   ]);
 }
 
 export async function resolveCommand(runner: Runner, image: string, json: boolean): Promise<string> {
   const r = await runner.resolver.resolve(image);
-  return json ? JSON.stringify({ ...r.metadata, auth: r.auth }, null, 2) : formatResolution(r);
+  return json ? JSON.stringify({ ...r.metadata, auth: r.auth, ...(r.transport ? { transport: r.transport } : {}) }, null, 2) : formatResolution(r);
 }

@@ -1,20 +1,18 @@
+import process from "node:process";
 import type { Runner } from "../runner.ts";
-import { httpApp } from "../server/http.ts";
-import { listen } from "../server/listen.ts";
+import { startService } from "../server/service.ts";
 
-/** Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish. */
+/**
+ * Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight calls
+ * finish within --shutdown-timeout. Returns normally so the process exits 0;
+ * the caller closes the runner.
+ */
 export async function serveCommand(runner: Runner): Promise<void> {
-  const app = httpApp(runner);
-  const http = listen(app.fetch, { port: runner.config["http-port"], maxRequestBodySize: runner.config["max-request-body-size"] });
-  runner.logger.info("function-runner listening", { httpPort: http.port });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      runner.logger.info("shutting down", { signal });
-      resolve();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+  const service = await startService(runner);
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
-  await Promise.race([http.stop(), new Promise((r) => setTimeout(r, 10_000))]);
-  await runner.close();
+  runner.logger.info("shutting down", { signal, graceMs: runner.config["shutdown-timeout"] });
+  await service.stop(runner.config["shutdown-timeout"]);
 }

@@ -39,6 +39,8 @@ export const ConfigSchema = z.object({
   "docker-config": z.string().optional(),
   "tag-metadata-ttl": duration.optional(),
   "log-level": level.default("info"),
+  "listen-address": z.string().min(1).default("0.0.0.0"),
+  "shutdown-timeout": duration.default(20_000),
   json: bool.default(false),
   help: bool.default(false),
 });
@@ -91,4 +93,6 @@ export const FLAG_HELP: ReadonlyArray<[string, string]> = [
   ["--docker-config", "Docker config JSON with registry credentials for this process"],
   ["--tag-metadata-ttl", "expire cached metadata of tag references after this long (never)"],
   ["--log-level", "debug, info, warn or error (info)"],
+  ["--listen-address", "address the gRPC and HTTP servers bind (0.0.0.0)"],
+  ["--shutdown-timeout", "on SIGTERM, how long in-flight calls may take before the process exits (20s)"],
 ];

@@ -3,6 +3,7 @@ import { RunnerError } from "../errors.ts";
 import type { AuthSelector } from "../auth/selector.ts";
 import type { AuthStrategy } from "../auth/strategy.ts";
 import type { RegistryClient } from "../registry/client.ts";
+import type { RouteStep } from "../registry/transport.ts";
 import { formatPlatform, type Platform } from "./manifest.ts";
 import type { MetadataCache } from "./metadata-cache.ts";
 import type { ImageMetadata } from "./metadata.ts";
@@ -21,6 +22,8 @@ export interface Resolution {
   cached: boolean;
   ref: ImageReference;
   auth: AuthDescription;
+  /** The transport step that fetched the record (e.g. `mounted-ca`); also known on a cache hit. */
+  transport?: RouteStep;
 }
 
 /** Cache key: the full reference plus the platform, since one tag resolves per platform. */
@@ -72,7 +75,7 @@ export class ImageResolver {
     const ref = this.reference(image);
     const key = cacheKey(formatReference(ref), platform);
     const hit = this.cache.peek(key);
-    if (hit) return { metadata: hit, cached: true, ref, auth: this.authOf.get(key) ?? UNKNOWN_AUTH };
+    if (hit) return { metadata: hit, cached: true, ref, auth: this.authOf.get(key) ?? UNKNOWN_AUTH, transport: this.client.transportStep(hit) };
     let auth: AuthDescription = UNKNOWN_AUTH;
     const metadata = await this.cache.get(key, ref.digest !== undefined, async () => {
       const choice = this.opts.auth?.choose(ref);
@@ -87,7 +90,7 @@ export class ImageResolver {
       return meta;
     });
     auth = this.authOf.get(key) ?? auth;
-    return { metadata, cached: false, ref, auth };
+    return { metadata, cached: false, ref, auth, transport: this.client.transportStep(metadata) };
   }
 
   /** The auth decision and credential source for an image, without contacting the registry. */

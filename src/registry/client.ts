@@ -18,7 +18,7 @@ import { registryAnswerError } from "./errors.ts";
 import { httpRequest, TransportError, type HttpResponse } from "./http.ts";
 import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./retry.ts";
 import { RequestStats, type RequestKind } from "./stats.ts";
-import type { Route, Transport } from "./transport.ts";
+import { isTlsPortAnswer, type Route, type RouteStep, type Transport } from "./transport.ts";
 
 /** Manifests and configs: 4 MiB, like containers/image. Never truncated. */
 export const MANIFEST_LIMIT = 4 << 20;
@@ -66,6 +66,8 @@ export class RegistryClient {
   private readonly retry: RetryPolicy;
   private readonly log: Logger;
   private readonly manifestLimit: number;
+  /** Which transport step fetched a record: a side channel, so ImageMetadata (and the cache) stay unchanged. */
+  private readonly steps = new WeakMap<ImageMetadata, RouteStep>();
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.retry = opts.retry ?? defaultRetryPolicy;
@@ -84,11 +86,14 @@ export class RegistryClient {
     const credentials = options.credentials ?? this.opts.credentials;
     const image = formatReference(ref);
     const attempts: Attempt[] = [];
-    const routes = this.opts.transport.routes(ref.registry);
+    const routes = await this.opts.transport.routes(ref.registry, ref);
     for (const [i, route] of routes.entries()) {
       try {
+        // A step that cannot be tried (e.g. an unusable mounted CA) fails like an unreachable one.
+        if (route.unusable) throw route.unusable;
         const meta = await this.resolveVia({ ref, image, route, credentials }, platform);
-        this.opts.transport.succeeded(ref.registry, route);
+        this.opts.transport.succeeded(ref.registry, route, ref);
+        this.steps.set(meta, route.step);
         return meta;
       } catch (e) {
         // Only a failure to reach the registry moves on; any registry answer is final.
@@ -96,6 +101,7 @@ export class RegistryClient {
         attempts.push({ step: `${route.step} (${route.scheme})`, cause: e.message });
         const next = routes[i + 1];
         if (next) {
+          this.opts.transport.fellBack?.(ref.registry, route, next, ref);
           this.log[next.expected ? "debug" : "warn"]("registry transport step failed, falling back", {
             image,
             registry: ref.registry,
@@ -112,6 +118,16 @@ export class RegistryClient {
       }
     }
     throw new RunnerError("NETWORK", `no transport configured for registry ${ref.registry}`);
+  }
+
+  /** The transport step that fetched this record (also for records served from the cache). */
+  transportStep(meta: ImageMetadata): RouteStep | undefined {
+    return this.steps.get(meta);
+  }
+
+  /** The transport in use: `describe` for `explain`, counters for metrics. */
+  get transport(): Transport {
+    return this.opts.transport;
   }
 
   private async resolveVia(t: Target, platform: Platform): Promise<ImageMetadata> {
@@ -197,6 +213,10 @@ export class RegistryClient {
       const authz = await this.auth.authorize(ref.registry, ref.repository, route, t.credentials);
       const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept);
       if (res.status >= 200 && res.status < 300) return res;
+      if (route.scheme === "http" && isTlsPortAnswer(res.status, res.body)) {
+        // Wrong scheme, not a registry answer: the next step may still work.
+        throw new TransportError("TLS", `plain HTTP refused: ${ref.registry} answered ${res.status}, it expects TLS`, false);
+      }
       if (res.status === 401) {
         const known = this.auth.challenge(ref.registry) !== undefined;
         const changed = this.auth.remember(ref.registry, res.headers["www-authenticate"]);

@@ -1,9 +1,18 @@
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici-real";
-import { isLoopbackRegistry } from "../image/reference.ts";
+import { isLoopbackRegistry, type ImageReference } from "../image/reference.ts";
+import type { TransportError } from "./http.ts";
 
 /** One way of reaching a registry; the TLS issue adds the mounted-CA steps. */
 export type RouteStep = "mounted-ca" | "system-ca" | "plain-http";
+
+/** The image a route is for: the private-registry TLS chain is chosen per image, like the auth strategy. */
+export type RouteImage = Pick<ImageReference, "registry" | "repository">;
+
+export const stepScheme = (step: RouteStep): "https" | "http" => (step === "plain-http" ? "http" : "https");
+
+/** `mounted-ca (https)`: how resolve output and logs name a step. */
+export const formatStep = (step: RouteStep): string => `${step} (${stepScheme(step)})`;
 
 export interface Route {
   step: RouteStep;
@@ -14,14 +23,46 @@ export interface Route {
   credentials: boolean;
   /** An expected alternative (loopback plain HTTP): falling back to it is not worth a warning. */
   expected?: boolean;
+  /**
+   * Set when this step cannot even be tried (e.g. the mounted CA does not
+   * load): it counts as a failed attempt with this cause, so the chain goes
+   * on and the final error still names it. `dispatcher` is then unused.
+   */
+  unusable?: TransportError;
+}
+
+/** What `describe` says about a registry (and image): for `explain`, resolve output and metrics. */
+export interface TransportDescription {
+  /** Which transport applies: the default one, or the private-registry TLS chain. */
+  kind: "default" | "private-tls";
+  /** The steps in the order the next resolve would try them. */
+  order: RouteStep[];
+  /** The step that last reached this registry, if any did. */
+  step?: RouteStep;
+  /** One sentence for humans. */
+  detail: string;
 }
 
 export interface Transport {
-  /** The steps to try for a registry, the one that last worked first. */
-  routes(registry: string): Route[];
+  /** The steps to try for a registry, the one that last worked first. `image` selects per-image transports. */
+  routes(registry: string, image?: RouteImage): Route[] | Promise<Route[]>;
   /** Records the step that reached the registry, so later images skip failing ones. */
-  succeeded(registry: string, route: Route): void;
+  succeeded(registry: string, route: Route, image?: RouteImage): void;
+  /** A step failed and `to` is tried next (for fallback counters). */
+  fellBack?(registry: string, from: Route, to: Route, image?: RouteImage): void;
+  /** Reads local state only (e.g. the mounted CA), never the registry. */
+  describe(registry: string, image?: RouteImage): Promise<TransportDescription>;
   close(): Promise<void>;
+}
+
+/**
+ * A plain-HTTP request that reached a TLS port: Go's net/http and nginx answer
+ * 400 with these texts. That is a wrong scheme, not a registry answer, so the
+ * client treats it as a failed transport step rather than a final error.
+ */
+export function isTlsPortAnswer(status: number, body: Uint8Array): boolean {
+  if (status !== 400 || body.byteLength > 4096) return false;
+  return /HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS port/i.test(new TextDecoder().decode(body));
 }
 
 /**
@@ -64,6 +105,15 @@ export class DefaultTransport implements Transport {
 
   succeeded(registry: string, route: Route): void {
     this.preferred.set(registry, route.step);
+  }
+
+  async describe(registry: string): Promise<TransportDescription> {
+    const order = this.routes(registry).map((r) => r.step);
+    const step = this.preferred.get(registry);
+    const plain = order.includes("plain-http")
+      ? `, then plain HTTP (${this.insecure.has(registry) ? "listed in --insecure-registries, with credentials" : "loopback, without credentials"})`
+      : "";
+    return { kind: "default", order, step, detail: `default transport: https with the system CAs${plain}` };
   }
 
   async close(): Promise<void> {

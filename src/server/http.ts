@@ -1,45 +1,152 @@
-import { Hono } from "hono";
+/**
+ * The HTTP API of design.md §2 on Hono. Handlers are thin: validate with zod,
+ * call the runner, shape the answer. Errors are RunnerErrors rendered as
+ * `{error: {code, message, retryable}}` with the status of status.ts.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
 import { z } from "zod";
-import { isRunnerError, RunnerError, type ErrorCode } from "../errors.ts";
+import { isRunnerError, RunnerError } from "../errors.ts";
+import type { FunctionEvaluator } from "../evaluator/types.ts";
 import { parsePlatform } from "../image/manifest.ts";
 import type { Runner } from "../runner.ts";
+import { HTTP_STATUS } from "./status.ts";
 
-const ResolveBody = z.object({ image: z.string().min(1), platform: z.string().optional() });
+export interface HttpDeps {
+  runner: Runner;
+  evaluator: FunctionEvaluator;
+  /** False while starting and once shutdown began: /readyz answers 503. */
+  isReady(): boolean;
+}
 
-const STATUS: Partial<Record<ErrorCode, 400 | 404 | 502 | 503 | 504>> = {
-  INVALID_REFERENCE: 400,
-  INVALID_ARGUMENT: 400,
-  MANIFEST_UNKNOWN: 404,
-  NAME_UNKNOWN: 404,
-  NOT_FOUND: 404,
-  TIMEOUT: 504,
-  KUBE_UNAVAILABLE: 503,
-};
+const ResolveBody = z.object({ image: z.string().min(1), platform: z.string().min(1).optional() }).strict();
+const PodSpecBody = z.object({ image: z.string().min(1) }).strict();
+/** resourceList: the ResourceList text (YAML or JSON) as Porch sends it; an object is taken as JSON. */
+const EvaluateBody = z
+  .object({ image: z.string().min(1), resourceList: z.union([z.string(), z.record(z.string(), z.unknown())]) })
+  .strict();
+
+function errorBody(err: RunnerError): { error: ReturnType<RunnerError["toJSON"]> } {
+  return { error: err.toJSON() };
+}
 
 /** Error body of design.md §2; the status follows the code. */
 export function errorResponse(e: unknown): Response {
   const err = isRunnerError(e) ? e : new RunnerError("INTERNAL", e instanceof Error ? e.message : String(e));
-  const status = STATUS[err.code] ?? (err.code === "INTERNAL" ? 500 : 502);
-  return Response.json({ error: err.toJSON() }, { status });
+  return Response.json(errorBody(err), { status: HTTP_STATUS[err.code] });
 }
 
-export function httpApp(runner: Runner): Hono {
+async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new RunnerError("INVALID_ARGUMENT", "request body is not valid JSON");
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "body"}: ${i.message}`);
+    throw new RunnerError("INVALID_ARGUMENT", `invalid request: ${issues.join("; ")}`);
+  }
+  return parsed.data;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function httpApp(deps: HttpDeps): Hono {
+  const { runner, evaluator } = deps;
+  const { metrics, logger } = runner;
+  const maxBody = runner.config["max-request-body-size"];
   const app = new Hono();
-  app.onError((e) => errorResponse(e));
-  app.get("/healthz", (c) => c.text("ok"));
-  app.get("/readyz", (c) => c.text("ok"));
-  app.post("/v1/images/resolve", async (c) => {
-    let raw: unknown;
-    try {
-      raw = await c.req.json();
-    } catch {
-      throw new RunnerError("INVALID_ARGUMENT", "request body is not JSON");
-    }
-    const body = ResolveBody.safeParse(raw);
-    if (!body.success) throw new RunnerError("INVALID_ARGUMENT", `invalid request: ${body.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    const platform = body.data.platform ? parsePlatform(body.data.platform) : undefined;
-    const r = await runner.resolver.resolve(body.data.image, platform);
-    return c.json({ image: body.data.image, resolved: r.metadata.reference, cached: r.cached, ...r.metadata });
+
+  // One log line and one histogram sample per request: method, path, status, time. Never headers or bodies.
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const ms = performance.now() - started;
+    const status = c.res.status;
+    const route = routePath(c, -1);
+    metrics.httpDuration.labels(c.req.method, route === "/*" || route === "*" ? "unmatched" : route, String(status)).observe(ms / 1000);
+    logger.info("request", { method: c.req.method, path: c.req.path, status, ms: Math.round(ms * 10) / 10 });
   });
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: maxBody,
+      onError: (c) =>
+        c.json(errorBody(new RunnerError("TOO_LARGE", `request body is larger than --max-request-body-size (${maxBody} bytes)`)), 413),
+    }),
+  );
+  app.onError((e) => errorResponse(e));
+  app.notFound((c) => errorResponse(new RunnerError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
+
+  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/readyz", (c) => (deps.isReady() ? c.text("ok") : c.text("not ready", 503)));
+  app.get("/metrics", async (c) => c.body(await metrics.text(), 200, { "content-type": metrics.contentType }));
+
+  app.post("/v1/images/resolve", async (c) => {
+    const body = await jsonBody(c, ResolveBody);
+    const platform = body.platform === undefined ? undefined : parsePlatform(body.platform);
+    const r = await runner.resolver.resolve(body.image, platform);
+    const m = r.metadata;
+    return c.json({
+      image: body.image,
+      resolved: m.reference,
+      registry: m.registry,
+      repository: m.repository,
+      digest: m.digest,
+      platformDigest: m.platformDigest,
+      mediaType: m.mediaType,
+      entrypoint: m.entrypoint,
+      cmd: m.configCmd,
+      configEntrypoint: m.configEntrypoint,
+      platform: m.platform,
+      cached: r.cached,
+      auth: { strategy: r.auth.strategy, source: r.auth.source, reason: r.auth.reason },
+      transport: r.transport ?? null,
+    });
+  });
+
+  app.get("/v1/images/cache", (c) => {
+    const images = runner.cache.list().map(({ key, value, expiresAt }) => ({
+      key,
+      image: value.reference,
+      platform: value.platform,
+      digest: value.digest,
+      platformDigest: value.platformDigest,
+      entrypoint: value.entrypoint,
+      expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+    }));
+    return c.json({ images, stats: runner.cache.stats() });
+  });
+
+  app.delete("/v1/images/cache", (c) => {
+    const image = c.req.query("image");
+    if (image === undefined || image.trim() === "") throw new RunnerError("INVALID_ARGUMENT", "query parameter image is required");
+    return c.json({ image, removed: runner.resolver.forget(image) });
+  });
+
+  app.post("/v1/pods/spec", async (c) => {
+    const body = await jsonBody(c, PodSpecBody);
+    if (!runner.podSpec) throw new RunnerError("KUBE_UNAVAILABLE", `cannot build a pod spec for ${body.image}: no Kubernetes runtime is configured`);
+    return c.json(await runner.podSpec(body.image));
+  });
+
+  app.post("/v1/functions/evaluate", async (c) => {
+    const body = await jsonBody(c, EvaluateBody);
+    const text = typeof body.resourceList === "string" ? body.resourceList : JSON.stringify(body.resourceList);
+    const started = performance.now();
+    try {
+      const res = await evaluator.evaluate({ image: body.image, resourceList: encoder.encode(text) });
+      metrics.evaluationDuration.labels("http", "ok").observe((performance.now() - started) / 1000);
+      return c.json({ resourceList: decoder.decode(res.resourceList), log: decoder.decode(res.log) });
+    } catch (e) {
+      metrics.evaluationDuration.labels("http", isRunnerError(e) ? e.code : "INTERNAL").observe((performance.now() - started) / 1000);
+      throw e;
+    }
+  });
+
   return app;
 }

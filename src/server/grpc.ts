@@ -1,0 +1,199 @@
+/**
+ * Porch's gRPC surface on --port: evaluator.FunctionEvaluator/EvaluateFunction
+ * and grpc.health.v1.Health, served by @grpc/grpc-js with the embedded protos.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { isRunnerError, RunnerError } from "../errors.ts";
+import type { FunctionEvaluator } from "../evaluator/types.ts";
+import type { Logger } from "../log.ts";
+import type { ServiceMetrics } from "./metrics.ts";
+import {
+  EVALUATE_PATH,
+  evaluateRequestCodec,
+  evaluateResponseCodec,
+  HEALTH_CHECK_PATH,
+  HEALTH_WATCH_PATH,
+  healthRequestCodec,
+  healthResponseCodec,
+  ServingStatus,
+  type EvaluateFunctionRequest,
+  type EvaluateFunctionResponse,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+} from "./proto.ts";
+import { GRPC_STATUS } from "./status.ts";
+
+export interface GrpcDeps {
+  evaluator: FunctionEvaluator;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** --max-request-body-size: the largest message received or sent. */
+  maxMessageSize: number;
+}
+
+export interface GrpcService {
+  port: number;
+  /** Health answers NOT_SERVING once false (set first on shutdown). */
+  setServing(serving: boolean): void;
+  /** Stops accepting; in-flight calls get `graceMs`, then are cancelled. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Service names health answers for: "" is the whole server, as grpc-health-probe asks by default. */
+const HEALTH_SERVICES: ReadonlySet<string> = new Set(["", "evaluator.FunctionEvaluator"]);
+
+/** Header carrying the stable RunnerError code in trailers, for clients that want more than the gRPC status. */
+export const ERROR_CODE_METADATA = "x-function-runner-error-code";
+
+const evaluatorService: grpc.ServiceDefinition = {
+  EvaluateFunction: {
+    path: EVALUATE_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: evaluateRequestCodec.encode,
+    requestDeserialize: evaluateRequestCodec.decode,
+    responseSerialize: evaluateResponseCodec.encode,
+    responseDeserialize: evaluateResponseCodec.decode,
+  },
+};
+
+const healthService: grpc.ServiceDefinition = {
+  Check: {
+    path: HEALTH_CHECK_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: healthRequestCodec.encode,
+    requestDeserialize: healthRequestCodec.decode,
+    responseSerialize: healthResponseCodec.encode,
+    responseDeserialize: healthResponseCodec.decode,
+  },
+  Watch: {
+    path: HEALTH_WATCH_PATH,
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: healthRequestCodec.encode,
+    requestDeserialize: healthRequestCodec.decode,
+    responseSerialize: healthResponseCodec.encode,
+    responseDeserialize: healthResponseCodec.decode,
+  },
+};
+
+/** A RunnerError as a gRPC status; anything else is INTERNAL. */
+export function toGrpcError(e: unknown): grpc.ServerErrorResponse {
+  const err = isRunnerError(e) ? e : new RunnerError("INTERNAL", e instanceof Error ? e.message : String(e));
+  const metadata = new grpc.Metadata();
+  metadata.set(ERROR_CODE_METADATA, err.code);
+  return Object.assign(new Error(err.message), { code: GRPC_STATUS[err.code], details: err.message, metadata });
+}
+
+/** grpc-js deadlines are a Date, epoch ms, or Infinity for none. */
+function deadlineMs(d: grpc.Deadline): number | undefined {
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+const hostPort = (hostname: string, port: number): string => (hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`);
+
+export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: string }): Promise<GrpcService> {
+  const { evaluator, logger, metrics } = deps;
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": deps.maxMessageSize,
+    "grpc.max_send_message_length": deps.maxMessageSize,
+  });
+
+  const evaluate = (
+    call: grpc.ServerUnaryCall<EvaluateFunctionRequest, EvaluateFunctionResponse>,
+    callback: grpc.sendUnaryData<EvaluateFunctionResponse>,
+  ): void => {
+    const started = performance.now();
+    const { image, resourceList } = call.request;
+    const finish = (outcome: string, codeName: string): void => {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.evaluationDuration.labels("grpc", outcome).observe(seconds);
+      metrics.grpcDuration.labels("EvaluateFunction", codeName).observe(seconds);
+      logger.info("grpc", { method: "EvaluateFunction", image, code: codeName, ms: Math.round(seconds * 1e4) / 10 });
+    };
+    const run = image.trim() === ""
+      ? Promise.reject(new RunnerError("INVALID_ARGUMENT", "EvaluateFunctionRequest.image is empty"))
+      : evaluator.evaluate({ image, resourceList, deadline: deadlineMs(call.getDeadline()) });
+    run.then(
+      (res) => {
+        finish("ok", "OK");
+        callback(null, { resourceList: res.resourceList, log: res.log });
+      },
+      (e: unknown) => {
+        const err = toGrpcError(e);
+        finish(isRunnerError(e) ? e.code : "INTERNAL", grpc.status[err.code ?? grpc.status.INTERNAL] ?? "UNKNOWN");
+        callback(err);
+      },
+    );
+  };
+
+  let serving = true;
+  const watchers = new Set<{ call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>; last: ServingStatus }>();
+  const statusOf = (service: string): ServingStatus | undefined =>
+    HEALTH_SERVICES.has(service) ? (serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING) : undefined;
+
+  const check = (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>): void => {
+    const status = statusOf(call.request.service);
+    if (status === undefined) {
+      callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${JSON.stringify(call.request.service)}` });
+      return;
+    }
+    callback(null, { status });
+  };
+
+  const watch = (call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>): void => {
+    // Per the health protocol, an unknown service is not an error on Watch: it streams SERVICE_UNKNOWN.
+    const status = statusOf(call.request.service) ?? ServingStatus.SERVICE_UNKNOWN;
+    const entry = { call, last: status };
+    watchers.add(entry);
+    call.write({ status });
+    const drop = (): void => {
+      watchers.delete(entry);
+    };
+    call.on("cancelled", drop);
+    call.on("close", drop);
+  };
+
+  server.addService(evaluatorService, { EvaluateFunction: evaluate });
+  server.addService(healthService, { Check: check, Watch: watch });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(hostPort(opts.hostname, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(new RunnerError("INTERNAL", `cannot listen for gRPC on ${hostPort(opts.hostname, opts.port)}: ${err.message}`, { cause: err }));
+      else resolve(bound);
+    });
+  });
+
+  const setServing = (value: boolean): void => {
+    serving = value;
+    for (const w of watchers) {
+      const next = statusOf(w.call.request.service) ?? ServingStatus.SERVICE_UNKNOWN;
+      if (next !== w.last) {
+        w.last = next;
+        w.call.write({ status: next });
+      }
+    }
+  };
+
+  const stop = async (graceMs: number): Promise<void> => {
+    setServing(false);
+    // Watch streams never end on their own; close them so the drain below can finish.
+    for (const w of watchers) w.call.end();
+    watchers.clear();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        logger.warn("grpc calls still running at the shutdown deadline; cancelling them", { graceMs });
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  };
+
+  return { port, setServing, stop };
+}

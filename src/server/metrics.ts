@@ -1,0 +1,124 @@
+/**
+ * Prometheus metrics, one registry per runner (never prom-client's global
+ * default, so tests and several runners in one process do not share counts).
+ * Counts the core already keeps (cache stats, registry request stats) are
+ * read at scrape time instead of being double-booked on the hot path.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { CacheStats } from "../image/metadata-cache.ts";
+
+export interface MetricSources {
+  cache: { stats(): CacheStats };
+  /** `{ "manifest:200": 3, "token:401": 1 }`: RegistryClient.stats. */
+  registryRequests: { snapshot(): Record<string, number> };
+}
+
+export interface ServiceMetrics {
+  registry: Registry;
+  /** Label `route` is the matched Hono route pattern, or "unmatched", to keep cardinality bounded. */
+  httpDuration: Histogram<"method" | "route" | "status">;
+  grpcDuration: Histogram<"method" | "code">;
+  /** `transport` grpc|http; `outcome` ok or the RunnerError code. */
+  evaluationDuration: Histogram<"transport" | "outcome">;
+  /** For the TLS transport: each step given up on, e.g. from=mounted-ca to=system-ca. */
+  tlsFallbacks: Counter<"from" | "to">;
+  /** For the pull-secret sync: outcome created|updated|unchanged|conflict|failed. */
+  secretSyncs: Counter<"outcome">;
+  text(): Promise<string>;
+  contentType: string;
+}
+
+const PREFIX = "function_runner_";
+const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const EVAL_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** A monotonic counter mirrored from a snapshot the core keeps. */
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+export function createMetrics(sources: MetricSources): ServiceMetrics {
+  const registry = new Registry();
+  const stats = () => sources.cache.stats();
+  mirroredCounter(registry, `${PREFIX}image_cache_hits_total`, "Image metadata lookups answered from the cache (no network).", () => stats().hits);
+  mirroredCounter(registry, `${PREFIX}image_cache_misses_total`, "Image metadata lookups that started a registry fetch.", () => stats().misses);
+  mirroredCounter(
+    registry,
+    `${PREFIX}image_cache_joined_total`,
+    "Lookups that arrived while a fetch for the same image was in flight and shared it (single-flight).",
+    () => stats().joined,
+  );
+  mirroredCounter(registry, `${PREFIX}image_cache_fetch_errors_total`, "Registry fetches for the cache that failed (errors are never cached).", () => stats().errors);
+  new Gauge({
+    name: `${PREFIX}image_cache_entries`,
+    help: "Image metadata records held in memory.",
+    registers: [registry],
+    collect() {
+      this.set(stats().size);
+    },
+  });
+  new Counter({
+    name: `${PREFIX}registry_requests_total`,
+    help: "Registry HTTP requests by kind (manifest, blob, token) and outcome (HTTP status or transport error code).",
+    labelNames: ["kind", "outcome"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of Object.entries(sources.registryRequests.snapshot())) {
+        const i = key.indexOf(":");
+        this.inc({ kind: key.slice(0, i), outcome: key.slice(i + 1) }, n);
+      }
+    },
+  });
+  const tlsFallbacks = new Counter({
+    name: `${PREFIX}registry_transport_fallbacks_total`,
+    help: "Registry transport steps given up on, by the step left and the step tried next.",
+    labelNames: ["from", "to"] as const,
+    registers: [registry],
+  });
+  const secretSyncs = new Counter({
+    name: `${PREFIX}pull_secret_syncs_total`,
+    help: "Pull-secret ensure operations by outcome.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: `${PREFIX}http_request_duration_seconds`,
+    help: "HTTP API request latency by method, route pattern and status.",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  const grpcDuration = new Histogram({
+    name: `${PREFIX}grpc_request_duration_seconds`,
+    help: "gRPC call latency by method and status code name.",
+    labelNames: ["method", "code"] as const,
+    buckets: EVAL_BUCKETS,
+    registers: [registry],
+  });
+  const evaluationDuration = new Histogram({
+    name: `${PREFIX}evaluation_duration_seconds`,
+    help: "Function evaluation latency by front end (grpc, http) and outcome (ok or error code).",
+    labelNames: ["transport", "outcome"] as const,
+    buckets: EVAL_BUCKETS,
+    registers: [registry],
+  });
+  return {
+    registry,
+    httpDuration,
+    grpcDuration,
+    evaluationDuration,
+    tlsFallbacks,
+    secretSyncs,
+    text: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}

@@ -1,0 +1,112 @@
+// Helpers for the private-registry TLS tests: mounted-secret directories (plain and in the
+// Kubernetes `..data` symlink layout) and a client wired like src/runner.ts but with fast retries.
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { anonymousProvider } from "../../src/auth/credential.ts";
+import { FileCredentials } from "../../src/auth/keychain.ts";
+import { AuthSelector } from "../../src/auth/selector.ts";
+import { parseCommandLine } from "../../src/config/config.ts";
+import { parsePlatform } from "../../src/image/manifest.ts";
+import { MetadataCache } from "../../src/image/metadata-cache.ts";
+import { ImageResolver } from "../../src/image/resolver.ts";
+import { memoryLogger } from "../../src/log.ts";
+import { RegistryClient } from "../../src/registry/client.ts";
+import { createTransport, PerImageTransport } from "../../src/registry/transport-select.ts";
+import { makeCA, type CA } from "../support/certs.ts";
+import { dockerConfigFile, fastRetry } from "../registry/helpers.ts";
+
+export const scratch = (prefix: string): string => mkdtempSync(join(tmpdir(), `fr-tls-${prefix}-`));
+
+/** A directory holding exactly these files, like a mounted secret without the symlinks. */
+export function secretDir(files: Record<string, string | Uint8Array>): string {
+  const dir = scratch("secret");
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+/** A fresh CA nobody's registry uses (for "unknown CA" and bundle cases). */
+export function strayCA(cn = "Stray CA"): CA {
+  return makeCA(scratch("ca"), cn);
+}
+
+/**
+ * A secret volume as the kubelet writes it: DIR/ca.crt → ..data/ca.crt, ..data → ..<timestamp>/.
+ * `swap` writes a new timestamped directory and atomically re-points ..data, as AtomicWriter does.
+ */
+export function kubeSecretDir(files: Record<string, string>): { dir: string; swap(files: Record<string, string>): void } {
+  const dir = scratch("kube");
+  let n = 0;
+  const write = (content: Record<string, string>): void => {
+    const ts = `..2026_11_23_12_00_0${n++}.${process.pid}`;
+    mkdirSync(join(dir, ts));
+    for (const [name, text] of Object.entries(content)) writeFileSync(join(dir, ts, name), text);
+    const tmp = join(dir, "..data_tmp");
+    rmSync(tmp, { force: true });
+    symlinkSync(ts, tmp);
+    renameSync(tmp, join(dir, "..data"));
+    for (const name of Object.keys(content)) {
+      try {
+        symlinkSync(join("..data", name), join(dir, name));
+      } catch {
+        // already points through ..data
+      }
+    }
+  };
+  write(files);
+  return { dir, swap: write };
+}
+
+export interface ChainOptions {
+  tlsSecretPath: string;
+  /** `auths` for the mounted Docker config (custom auth). */
+  auths?: Record<string, Record<string, string>>;
+  insecure?: string[];
+  /** Extra flags, e.g. `--default-registries=HOST`. */
+  flags?: string[];
+}
+
+/** The runner's wiring (flags → createTransport, AuthSelector) with fast retries and a memory logger. */
+export function chainClient(o: ChainOptions) {
+  const authFile = dockerConfigFile(o.auths ?? {});
+  const { config } = parseCommandLine([
+    "--enable-private-registries",
+    "--enable-private-registries-tls",
+    `--tls-secret-path=${o.tlsSecretPath}`,
+    `--registry-auth-secret-path=${authFile}`,
+    ...(o.insecure?.length ? [`--insecure-registries=${o.insecure.join(",")}`] : []),
+    ...(o.flags ?? []),
+  ]);
+  const logger = memoryLogger();
+  const transport = createTransport(config, logger);
+  if (!(transport instanceof PerImageTransport)) throw new Error("flags on: expected the per-image transport");
+  const platform = parsePlatform(config.platform);
+  const auth = new AuthSelector(
+    {
+      enablePrivateRegistries: config["enable-private-registries"],
+      defaultImagePrefix: config["default-image-prefix"],
+      defaultRegistries: config["default-registries"],
+      registryAuthSecretPath: config["registry-auth-secret-path"],
+    },
+    anonymousProvider,
+    new FileCredentials(authFile),
+  );
+  const client = new RegistryClient({
+    credentials: anonymousProvider,
+    transport,
+    platform,
+    insecureRegistries: config["insecure-registries"],
+    retry: fastRetry,
+    logger,
+  });
+  const resolver = new ImageResolver(client, new MetadataCache(), { defaultImagePrefix: config["default-image-prefix"], platform, auth });
+  const records = () => logger.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return {
+    client,
+    resolver,
+    transport,
+    logger,
+    warnings: () => records().filter((r) => r.level === "warn" && r.msg === "registry transport step failed, falling back"),
+    close: () => transport.close(),
+  };
+}
