@@ -1,12 +1,8 @@
 import process from "node:process";
-import { explainCommand } from "./src/cli/explain.ts";
-import { resolveCommand } from "./src/cli/resolve.ts";
-import { serveCommand } from "./src/cli/serve.ts";
 import { FLAG_HELP, parseCommandLine } from "./src/config/config.ts";
 import { FlagError } from "./src/config/flags.ts";
 import { isRunnerError } from "./src/errors.ts";
 import { jsonLogger } from "./src/log.ts";
-import { createRunner } from "./src/runner.ts";
 
 const VERSION = "0.1.0";
 const COMMANDS = ["serve", "resolve", "explain", "version"] as const;
@@ -43,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const logger = jsonLogger(config["log-level"]);
+  // Loaded per command: a one-shot `resolve` should not pay for the server's modules at start-up.
+  const { createRunner } = await import("./src/runner.ts");
   const runner = createRunner(config, logger);
   try {
     if (command === "resolve" || command === "explain") {
@@ -51,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`function-runner: ${command} takes exactly one IMAGE\n\n${USAGE}\n`);
         return 2;
       }
-      const run = command === "resolve" ? resolveCommand : explainCommand;
+      const run = command === "resolve" ? (await import("./src/cli/resolve.ts")).resolveCommand : (await import("./src/cli/explain.ts")).explainCommand;
       process.stdout.write(`${await run(runner, image, config.json)}\n`);
       return 0;
     }
@@ -59,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`function-runner: unexpected argument ${positionals[0]}\n`);
       return 2;
     }
+    const { serveCommand } = await import("./src/cli/serve.ts");
     await serveCommand(runner);
     return 0;
   } catch (e) {
@@ -73,4 +72,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exit(await main(process.argv.slice(2)));
+// No top-level await: it keeps `bun build --bytecode` available.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`error: INTERNAL: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
