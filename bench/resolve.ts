@@ -110,37 +110,12 @@ cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
 // ---------------------------------------------------------------------------------------------
 // The CLI binary: dist/function-runner, built when missing; a private build when sources are newer.
 
-function newestSourceMtime(): number {
-  let newest = statSync(join(ROOT, "main.ts")).mtimeMs;
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  walk(join(ROOT, "src"));
-  return newest;
-}
-
-async function bunBuild(outfile: string): Promise<ProcResult> {
-  const bun = process.versions.bun !== undefined ? process.execPath : join(ROOT, "node_modules/.bin/bun");
-  return runProcess(bun, ["build", "--compile", "--minify", "--sourcemap", join(ROOT, "main.ts"), "--outfile", outfile], { timeoutMs: 120_000 });
-}
-
+/** Builds with the package's own build script, so the bench measures what ships. */
 async function cliBinary(): Promise<{ path: string; note: string } | { error: string }> {
-  const dist = join(ROOT, "dist/function-runner");
-  if (!existsSync(dist)) {
-    const r = await bunBuild(dist);
-    if (r.code !== 0) return { error: `build failed: ${firstLine(r)}` };
-    return { path: dist, note: `built dist/function-runner (missing) in ${ms(r.ms)}` };
-  }
-  if (statSync(dist).mtimeMs >= newestSourceMtime()) return { path: dist, note: "dist/function-runner (up to date)" };
-  // Sources changed since the last build: measure them, without replacing the shared dist/ binary.
-  const priv = join(scratch, "function-runner");
-  const r = await bunBuild(priv);
-  if (r.code !== 0) return { path: dist, note: `dist/function-runner (STALE: private rebuild failed: ${firstLine(r)})` };
-  return { path: priv, note: `private build of current sources (dist/function-runner is older than src/) in ${ms(r.ms)}` };
+  const bun = process.versions.bun !== undefined ? process.execPath : join(ROOT, "node_modules/.bin/bun");
+  const r = await runProcess(bun, ["run", "--cwd", ROOT, "build"], { timeoutMs: 120_000 });
+  if (r.code !== 0) return { error: `build failed: ${firstLine(r)}` };
+  return { path: join(ROOT, "dist/function-runner"), note: `npm run build (dist/function-runner) in ${ms(r.ms)}` };
 }
 
 // ---------------------------------------------------------------------------------------------
