@@ -1,24 +1,42 @@
+import { basename } from "node:path";
 import process from "node:process";
+import { config as zodConfig } from "zod";
 import { FLAG_HELP, parseCommandLine } from "./src/config/config.ts";
 import { FlagError } from "./src/config/flags.ts";
 import { isRunnerError } from "./src/errors.ts";
 import { jsonLogger } from "./src/log.ts";
 
 const VERSION = "0.1.0";
-const COMMANDS = ["serve", "resolve", "explain", "version"] as const;
+const COMMANDS = ["serve", "resolve", "explain", "podspec", "version"] as const;
 
 const USAGE = `usage: function-runner [serve] [flags]
        function-runner resolve IMAGE [--json] [--platform os/arch[/variant]] [--insecure-registries h,..] [--docker-config PATH]
        function-runner explain IMAGE [--json] [same flags as serve]
+       function-runner podspec IMAGE [--json] [same flags as serve]   (no writes)
        function-runner version
+       function-runner wrapper-server [--port 9446] [--max-request-body-size N] -- CMD [ARGS...]
 
 flags:
 ${FLAG_HELP.map(([f, d]) => `  ${f.padEnd(34)}${d}`).join("\n")}`;
 
+/**
+ * Function pods run the wrapper as `/wrapper-server-tools/wrapper-server --port … -- CMD` (Porch's
+ * pod template): this binary copied or linked under that name is the wrapper server.
+ */
+const invokedAsWrapper = (): boolean => basename(process.execPath) === "wrapper-server" || basename(process.argv0) === "wrapper-server";
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "wrapper-server" || invokedAsWrapper()) {
+    // Its own flags (Porch's wrapper-server set) and no runner: nothing else is needed in a function pod.
+    const { wrapperServerCommand } = await import("./src/cli/wrapper-server.ts");
+    return wrapperServerCommand(argv[0] === "wrapper-server" ? argv.slice(1) : argv);
+  }
   const first = argv[0];
   const command = first && (COMMANDS as readonly string[]).includes(first) ? first : "serve";
   const args = command === first ? argv.slice(1) : argv;
+  // Zod compiles object parsers with `new Function` on first use: worth it for
+  // a server parsing the same shapes all day, a waste (~40 ms) for one-shot commands.
+  if (command !== "serve") zodConfig({ jitless: true });
   let parsed: ReturnType<typeof parseCommandLine>;
   try {
     parsed = parseCommandLine(args);
@@ -43,13 +61,18 @@ async function main(argv: string[]): Promise<number> {
   const { createRunner } = await import("./src/runner.ts");
   const runner = createRunner(config, logger);
   try {
-    if (command === "resolve" || command === "explain") {
+    if (command === "resolve" || command === "explain" || command === "podspec") {
       const image = positionals[0];
       if (!image || positionals.length > 1) {
         process.stderr.write(`function-runner: ${command} takes exactly one IMAGE\n\n${USAGE}\n`);
         return 2;
       }
-      const run = command === "resolve" ? (await import("./src/cli/resolve.ts")).resolveCommand : (await import("./src/cli/explain.ts")).explainCommand;
+      const run =
+        command === "resolve"
+          ? (await import("./src/cli/resolve.ts")).resolveCommand
+          : command === "explain"
+            ? (await import("./src/cli/explain.ts")).explainCommand
+            : (await import("./src/cli/podspec.ts")).podspecCommand;
       process.stdout.write(`${await run(runner, image, config.json)}\n`);
       return 0;
     }
@@ -57,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`function-runner: unexpected argument ${positionals[0]}\n`);
       return 2;
     }
+    // Start-up checks (the exec runtime's config.yaml): a broken one stops here, naming the file.
+    await runner.start?.();
     const { serveCommand } = await import("./src/cli/serve.ts");
     await serveCommand(runner);
     return 0;
@@ -68,7 +93,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: INTERNAL: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   } finally {
-    await runner.close();
+    // Bounded: after a shutdown deadline, registry requests still open must not hold the exit.
+    await Promise.race([runner.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
   }
 }
 

@@ -2,6 +2,7 @@ import type { CredentialProvider } from "./auth/credential.ts";
 import { DefaultKeychain, FileCredentials } from "./auth/keychain.ts";
 import { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
+import { buildEvaluation } from "./evaluator/build.ts";
 import type { FunctionEvaluator } from "./evaluator/types.ts";
 import { parsePlatform } from "./image/manifest.ts";
 import { MetadataCache } from "./image/metadata-cache.ts";
@@ -9,6 +10,7 @@ import { ImageResolver } from "./image/resolver.ts";
 import type { Logger } from "./log.ts";
 import { RegistryClient } from "./registry/client.ts";
 import { createTransport } from "./registry/transport-select.ts";
+import { KubeRuntime, type KubeRuntimeOptions } from "./kube/runtime.ts";
 import { createMetrics, type ServiceMetrics } from "./server/metrics.ts";
 
 /** The long-lived parts, wired from the configuration. */
@@ -21,19 +23,34 @@ export interface Runner {
   auth: AuthSelector;
   /** This runner's Prometheus registry; modules record fallbacks and secret syncs into it. */
   metrics: ServiceMetrics;
+  /**
+   * Kubernetes: `status()` (available + why, for /readyz), `client()`,
+   * `pullSecret.ensure()`, `preparePod(image)` (Secret + template ensured,
+   * Pod and Service built) and `podSpec(image)` (read-only).
+   */
+  kube: KubeRuntime;
   // Seams the service (src/server/) calls when present; each absent one has a documented answer.
   /** Runs functions. Absent: EvaluateFunction and /v1/functions/evaluate answer NOT_FOUND. */
   evaluator?: FunctionEvaluator;
   /** The Pod that would run `image` (no writes). Absent: /v1/pods/spec answers 503 KUBE_UNAVAILABLE. */
   podSpec?(image: string): Promise<unknown>;
+  /** Checks before serving: loads the exec runtime's config.yaml (a broken one throws, naming the file). */
+  start?(): Promise<void>;
   close(): Promise<void>;
 }
 
-export function createRunner(config: Config, logger: Logger): Runner {
+export interface RunnerOverrides {
+  /** Tests: pretend to be in a cluster, fast retries, a fixed wrapper image. */
+  kube?: KubeRuntimeOptions;
+}
+
+export function createRunner(config: Config, logger: Logger, overrides: RunnerOverrides = {}): Runner {
+  // Secret syncs feed function_runner_pull_secret_syncs_total (`metrics` exists by the time one happens).
+  const kube = new KubeRuntime(config, logger, overrides.kube, (outcome) => metrics.secretSyncs.inc({ outcome }));
   // `--docker-config` stands in for the whole default keychain (handy for local runs).
   const defaultKeychain: CredentialProvider = config["docker-config"]
     ? new FileCredentials(config["docker-config"], { sourcePrefix: "docker-config" })
-    : new DefaultKeychain();
+    : new DefaultKeychain({ serviceAccount: kube.serviceAccountPullSecrets });
   const custom = new FileCredentials(config["registry-auth-secret-path"], { sourcePrefix: "custom" });
   const auth = new AuthSelector(
     {
@@ -47,7 +64,8 @@ export function createRunner(config: Config, logger: Logger): Runner {
   );
   const platform = parsePlatform(config.platform);
   // TLS issue: the private-registry TLS chain for custom-auth images when both flags are on, else DefaultTransport.
-  const transport = createTransport(config, logger);
+  // Fallbacks feed function_runner_registry_transport_fallbacks_total (`metrics` exists by the time one happens).
+  const transport = createTransport(config, logger, { onFallback: (from, to) => metrics.tlsFallbacks.inc({ from, to }) });
   const client = new RegistryClient({
     credentials: defaultKeychain,
     transport,
@@ -56,7 +74,31 @@ export function createRunner(config: Config, logger: Logger): Runner {
     logger,
   });
   const cache = new MetadataCache({ tagTtlMs: config["tag-metadata-ttl"] });
-  const resolver = new ImageResolver(client, cache, { defaultImagePrefix: config["default-image-prefix"], platform, auth });
+  const resolver = new ImageResolver(client, cache, {
+    defaultImagePrefix: config["default-image-prefix"],
+    platform,
+    auth,
+    // Custom-registry images: the pull Secret is ensured before their metadata fetch.
+    beforeFetch: kube.beforeFetch,
+  });
+  kube.attach(resolver, auth);
   const metrics = createMetrics({ cache, registryRequests: client.stats });
-  return { config, logger, client, cache, resolver, auth, metrics, close: () => transport.close() };
+  // Exec runtime from --functions, then the pod slot (empty until the pod evaluator lands), minus --disable-runtimes.
+  const evaluation = buildEvaluation(config, logger);
+  return {
+    config,
+    logger,
+    client,
+    cache,
+    resolver,
+    auth,
+    metrics,
+    kube,
+    podSpec: (image) => kube.podSpec(image),
+    evaluator: evaluation.evaluator,
+    start: () => evaluation.start(),
+    close: async () => {
+      await Promise.all([transport.close(), kube.close(), evaluation.close()]);
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import type { CredentialProvider, ResolvedCredential } from "../auth/credential.ts";
 import { RunnerError } from "../errors.ts";
-import type { AuthSelector } from "../auth/selector.ts";
+import type { AuthChoice, AuthSelector } from "../auth/selector.ts";
 import type { AuthStrategy } from "../auth/strategy.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import type { RouteStep } from "../registry/transport.ts";
@@ -50,6 +50,17 @@ export interface ResolverOptions {
   platform: Platform;
   /** Picks default keychain vs custom auth per image; without it the client's credentials are used. */
   auth?: AuthSelector;
+  /**
+   * Runs on a cache miss before the registry is contacted: the Kubernetes
+   * part ensures the pull Secret of custom-strategy images here (design.md
+   * §1 item 5). A throw fails the resolve; errors are never cached.
+   */
+  beforeFetch?: (ref: ImageReference, choice: AuthChoice | undefined) => Promise<void>;
+}
+
+export interface ResolveOptions {
+  /** Leave `beforeFetch` out (read-only callers such as `podspec`, which must not write the Secret). */
+  skipBeforeFetch?: boolean;
 }
 
 /**
@@ -85,7 +96,7 @@ export class ImageResolver {
     return p;
   }
 
-  async resolve(image: string, platform: Platform = this.opts.platform): Promise<Resolution> {
+  async resolve(image: string, platform: Platform = this.opts.platform, options: ResolveOptions = {}): Promise<Resolution> {
     const { ref, reference } = this.parse(image);
     const key = cacheKey(reference, platform);
     const hit = this.cache.peek(key);
@@ -93,6 +104,7 @@ export class ImageResolver {
     let auth: AuthDescription = UNKNOWN_AUTH;
     const metadata = await this.cache.get(key, ref.digest !== undefined, async () => {
       const choice = this.opts.auth?.choose(ref);
+      if (this.opts.beforeFetch !== undefined && options.skipBeforeFetch !== true) await this.opts.beforeFetch(ref, choice);
       const credentials = choice ? once(choice.provider) : undefined;
       const meta = await this.client.resolve(ref, { platform, credentials });
       const description: AuthDescription = {

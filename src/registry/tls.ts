@@ -15,7 +15,15 @@ import type { RunnerError } from "../errors.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import { TransportError } from "./http.ts";
 import { MountedCaFile, type CaLoad } from "./tls-ca-file.ts";
-import { registryAgent, stepScheme, type Route, type RouteStep, type Transport, type TransportDescription } from "./transport.ts";
+import {
+  registryAgent,
+  stepScheme,
+  type Route,
+  type RouteStep,
+  type Transport,
+  type TransportDescription,
+  type TransportStats,
+} from "./transport.ts";
 
 export const CHAIN: readonly RouteStep[] = ["mounted-ca", "system-ca", "plain-http"];
 
@@ -23,18 +31,6 @@ export const CHAIN: readonly RouteStep[] = ["mounted-ca", "system-ca", "plain-ht
 export function chainOrder(remembered?: RouteStep): RouteStep[] {
   if (remembered === undefined || !CHAIN.includes(remembered)) return [...CHAIN];
   return [remembered, ...CHAIN.filter((s) => s !== remembered)];
-}
-
-/** Counters for metrics, by step. */
-export interface ChainStats {
-  /** Times the chain fell back to this step after an earlier one failed. */
-  fallbacks: Record<RouteStep, number>;
-  /** Times a resolve started past this step because a later step is remembered for the registry. */
-  skipped: Record<RouteStep, number>;
-  /** Times this step reached the registry. */
-  succeeded: Record<RouteStep, number>;
-  /** Times the mounted CA was (re)loaded because the file behind the path changed. */
-  caReloads: number;
 }
 
 const zero = (): Record<RouteStep, number> => ({ "mounted-ca": 0, "system-ca": 0, "plain-http": 0 });
@@ -47,6 +43,8 @@ export interface TlsChainOptions {
   logger?: Logger;
   /** How long a replaced CA's connection pool stays open for requests already using it. */
   retireAfterMs?: number;
+  /** Called on each fallback, e.g. to feed a Prometheus counter labelled from/to. */
+  onFallback?: (from: RouteStep, to: RouteStep) => void;
 }
 
 interface MountedState {
@@ -63,7 +61,7 @@ export class TlsChainTransport implements Transport {
   private readonly retired = new Set<Agent>();
   private mounted: MountedState | undefined;
   private loading: Promise<MountedState> | undefined;
-  private readonly counters: ChainStats = { fallbacks: zero(), skipped: zero(), succeeded: zero(), caReloads: 0 };
+  private readonly counters: TransportStats = { fallbacks: zero(), skipped: zero(), succeeded: zero(), caReloads: 0 };
 
   constructor(private readonly opts: TlsChainOptions) {
     this.ca = new MountedCaFile(opts.tlsSecretPath);
@@ -87,8 +85,9 @@ export class TlsChainTransport implements Transport {
     this.counters.succeeded[route.step]++;
   }
 
-  fellBack(_registry: string, _from: Route, to: Route): void {
+  fellBack(_registry: string, from: Route, to: Route): void {
     this.counters.fallbacks[to.step]++;
+    this.opts.onFallback?.(from.step, to.step);
   }
 
   async describe(registry: string): Promise<TransportDescription> {
@@ -108,7 +107,7 @@ export class TlsChainTransport implements Transport {
     };
   }
 
-  stats(): ChainStats {
+  stats(): TransportStats {
     return { ...this.counters, fallbacks: { ...this.counters.fallbacks }, skipped: { ...this.counters.skipped }, succeeded: { ...this.counters.succeeded } };
   }
 

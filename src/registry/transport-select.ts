@@ -10,8 +10,8 @@
 import { decideAuth } from "../auth/strategy.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
-import { TlsChainTransport, type ChainStats } from "./tls.ts";
-import { DefaultTransport, type Route, type RouteImage, type Transport, type TransportDescription } from "./transport.ts";
+import { TlsChainTransport, type TlsChainOptions } from "./tls.ts";
+import { DefaultTransport, type Route, type RouteImage, type Transport, type TransportDescription, type TransportStats } from "./transport.ts";
 
 export class PerImageTransport implements Transport {
   constructor(
@@ -44,7 +44,8 @@ export class PerImageTransport implements Transport {
     return this.pick(image).describe(registry, image);
   }
 
-  stats(): ChainStats {
+  /** The chain's counters: the default transport's loopback http step is expected, not a fallback worth counting. */
+  stats(): TransportStats {
     return this.opts.chain.stats();
   }
 
@@ -54,7 +55,7 @@ export class PerImageTransport implements Transport {
 }
 
 /** The flags' choice: the TLS chain only with both private-registry flags on (design.md §1 item 7). */
-export function createTransport(config: Config, logger: Logger): Transport {
+export function createTransport(config: Config, logger: Logger, hooks: Pick<TlsChainOptions, "onFallback"> = {}): Transport {
   const insecureRegistries = config["insecure-registries"];
   const standard = new DefaultTransport({ insecureRegistries });
   if (!config["enable-private-registries"] || !config["enable-private-registries-tls"]) return standard;
@@ -66,7 +67,7 @@ export function createTransport(config: Config, logger: Logger): Transport {
   };
   return new PerImageTransport({
     isCustom: (image) => decideAuth(image, strategy).strategy === "custom",
-    chain: new TlsChainTransport({ tlsSecretPath: config["tls-secret-path"], insecureRegistries, logger }),
+    chain: new TlsChainTransport({ tlsSecretPath: config["tls-secret-path"], insecureRegistries, logger, ...hooks }),
     standard,
   });
 }

@@ -43,6 +43,18 @@ export interface TransportDescription {
   detail: string;
 }
 
+/** Fallback counters by step, for metrics (the private-registry TLS chain keeps them). */
+export interface TransportStats {
+  /** Times a resolve fell back to this step after an earlier one failed. */
+  fallbacks: Record<RouteStep, number>;
+  /** Times a resolve started past this step because a later step is remembered for the registry. */
+  skipped: Record<RouteStep, number>;
+  /** Times this step reached the registry. */
+  succeeded: Record<RouteStep, number>;
+  /** Times the mounted CA was reloaded because the file behind the path changed. */
+  caReloads: number;
+}
+
 export interface Transport {
   /** The steps to try for a registry, the one that last worked first. `image` selects per-image transports. */
   routes(registry: string, image?: RouteImage): Route[] | Promise<Route[]>;
@@ -52,6 +64,7 @@ export interface Transport {
   fellBack?(registry: string, from: Route, to: Route, image?: RouteImage): void;
   /** Reads local state only (e.g. the mounted CA), never the registry. */
   describe(registry: string, image?: RouteImage): Promise<TransportDescription>;
+  stats?(): TransportStats;
   close(): Promise<void>;
 }
 

@@ -4,13 +4,13 @@
  * `{error: {code, message, retryable}}` with the status of status.ts.
  */
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { routePath } from "hono/route";
 import { z } from "zod";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import type { FunctionEvaluator } from "../evaluator/types.ts";
 import { parsePlatform } from "../image/manifest.ts";
 import type { Runner } from "../runner.ts";
+import { frontHandler } from "./front.ts";
+import type { FetchHandler } from "./listen.ts";
 import { HTTP_STATUS } from "./status.ts";
 
 export interface HttpDeps {
@@ -57,28 +57,9 @@ const decoder = new TextDecoder();
 
 export function httpApp(deps: HttpDeps): Hono {
   const { runner, evaluator } = deps;
-  const { metrics, logger } = runner;
-  const maxBody = runner.config["max-request-body-size"];
+  const { metrics } = runner;
   const app = new Hono();
 
-  // One log line and one histogram sample per request: method, path, status, time. Never headers or bodies.
-  app.use(async (c, next) => {
-    const started = performance.now();
-    await next();
-    const ms = performance.now() - started;
-    const status = c.res.status;
-    const route = routePath(c, -1);
-    metrics.httpDuration.labels(c.req.method, route === "/*" || route === "*" ? "unmatched" : route, String(status)).observe(ms / 1000);
-    logger.info("request", { method: c.req.method, path: c.req.path, status, ms: Math.round(ms * 10) / 10 });
-  });
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: maxBody,
-      onError: (c) =>
-        c.json(errorBody(new RunnerError("TOO_LARGE", `request body is larger than --max-request-body-size (${maxBody} bytes)`)), 413),
-    }),
-  );
   app.onError((e) => errorResponse(e));
   app.notFound((c) => errorResponse(new RunnerError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
 
@@ -149,4 +130,15 @@ export function httpApp(deps: HttpDeps): Hono {
   });
 
   return app;
+}
+
+/** The app behind the body cap, request log and latency histogram: what the server serves. */
+export function httpHandler(deps: HttpDeps): FetchHandler {
+  const app = httpApp(deps);
+  return frontHandler(app.fetch, {
+    maxBodyBytes: deps.runner.config["max-request-body-size"],
+    routes: new Set(app.routes.map((r) => r.path)),
+    logger: deps.runner.logger,
+    metrics: deps.runner.metrics,
+  });
 }

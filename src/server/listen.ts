@@ -8,6 +8,7 @@ export type FetchHandler = (req: Request) => Response | Promise<Response>;
 export interface Listening {
   port: number;
   hostname: string;
+  runtime: "bun" | "deno";
   /** Stops accepting; resolves when in-flight requests are done. */
   stop(): Promise<void>;
 }
@@ -26,11 +27,11 @@ export function listen(handler: FetchHandler, opts: { port: number; hostname?: s
   const deno = (globalThis as { Deno?: DenoLike }).Deno;
   if (typeof Bun !== "undefined") {
     const server = Bun.serve({ port: opts.port, hostname, fetch: handler, maxRequestBodySize: opts.maxRequestBodySize });
-    return { port: server.port ?? opts.port, hostname, stop: () => server.stop(false) };
+    return { port: server.port ?? opts.port, hostname, runtime: "bun", stop: () => server.stop(false) };
   }
   if (deno) {
     const server = deno.serve({ port: opts.port, hostname, onListen: () => {} }, handler);
-    return { port: server.addr.port, hostname, stop: () => server.shutdown() };
+    return { port: server.addr.port, hostname, runtime: "deno", stop: () => server.shutdown() };
   }
   throw new Error("no supported HTTP runtime: run under Bun or Deno");
 }

@@ -6,7 +6,7 @@
 import { noEvaluator } from "../evaluator/types.ts";
 import type { Runner } from "../runner.ts";
 import { startGrpc } from "./grpc.ts";
-import { httpApp } from "./http.ts";
+import { httpHandler } from "./http.ts";
 import { listen } from "./listen.ts";
 
 export interface Service {
@@ -20,7 +20,7 @@ export async function startService(runner: Runner): Promise<Service> {
   const { config, logger } = runner;
   const evaluator = runner.evaluator ?? noEvaluator;
   let ready = false;
-  const app = httpApp({ runner, evaluator, isReady: () => ready });
+  const handler = httpHandler({ runner, evaluator, isReady: () => ready });
   const hostname = config["listen-address"];
   const grpc = await startGrpc(
     { evaluator, logger, metrics: runner.metrics, maxMessageSize: config["max-request-body-size"] },
@@ -28,13 +28,13 @@ export async function startService(runner: Runner): Promise<Service> {
   );
   let http: ReturnType<typeof listen>;
   try {
-    http = listen(app.fetch, { port: config["http-port"], hostname });
+    http = listen(handler, { port: config["http-port"], hostname });
   } catch (e) {
     await grpc.stop(0);
     throw e;
   }
   ready = true;
-  logger.info("function-runner listening", { httpPort: http.port, grpcPort: grpc.port, address: hostname });
+  logger.info("function-runner listening", { httpPort: http.port, grpcPort: grpc.port, address: hostname, runtime: http.runtime });
 
   let stopping: Promise<void> | undefined;
   const stop = (graceMs: number): Promise<void> => {

@@ -6,7 +6,7 @@ import { startProxy, type TestProxy } from "../support/proxy.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { basicAuth, dockerConfigFile } from "../registry/helpers.ts";
 import { ensureBinary, runBinary } from "../cli/binary.ts";
-import { secretDir, strayCA } from "./helpers.ts";
+import { secretDir, startTls11Server, strayCA } from "./helpers.ts";
 
 let secure: TestRegistry; // TLS + htpasswd
 let open: TestRegistry; // TLS, anonymous: a missing manifest costs exactly one request
@@ -121,6 +121,34 @@ describe("function-runner resolve with --enable-private-registries-tls (compiled
     const r = await resolve(`${secure.host}/team/fn:v1`, "/nonexistent/tls-secret/");
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("(1) mounted-ca (https): TLS configuration: --tls-secret-path /nonexistent/tls-secret/ does not exist");
+  });
+
+  test("(g) a TLS 1.1-only server is refused by the binary too", async () => {
+    const server = await startTls11Server();
+    try {
+      expect(server.served).toBe("TLSv1.1");
+      const r = await resolve(`127.0.0.1:${server.port}/team/fn:v1`, secretDir({ "ca.crt": server.ca.certPem }));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/\(1\) mounted-ca \(https\): TLS handshake failed \([A-Z0-9_]*PROTOCOL_VERSION\)/);
+    } finally {
+      server.stop();
+    }
+  });
+
+  test("explain names the transport chain and the mounted CA file", async () => {
+    const tls = secretDir({ "ca.crt": `${strayCA().certPem}${secure.caPem!}` });
+    const r = await runBinary([
+      "explain",
+      `${secure.host}/team/fn:v1`,
+      "--enable-private-registries",
+      "--enable-private-registries-tls",
+      "--tls-secret-path",
+      tls,
+      "--registry-auth-secret-path",
+      authFile,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`transport:   private-registry TLS chain: (1) https trusting ${tls}/ca.crt (2 certificates) plus the system roots`);
   });
 
   test("flags off: the default transport (the mounted CA is not used)", async () => {

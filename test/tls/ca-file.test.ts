@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { userInfo } from "node:os";
 import { RunnerError } from "../../src/errors.ts";
@@ -8,7 +8,7 @@ import { MountedCaFile } from "../../src/registry/tls-ca-file.ts";
 import { parseCaBundle } from "../../src/registry/tls-ca.ts";
 import { chainOrder } from "../../src/registry/tls.ts";
 import { createTransport, PerImageTransport } from "../../src/registry/transport-select.ts";
-import { DefaultTransport } from "../../src/registry/transport.ts";
+import { DefaultTransport, isTlsPortAnswer } from "../../src/registry/transport.ts";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { kubeSecretDir, scratch, secretDir, strayCA } from "./helpers.ts";
@@ -97,6 +97,14 @@ describe("MountedCaFile", () => {
     expect(load.error?.message).toContain(join(dir, "ca.crt"));
   });
 
+  test("ca.crt that is a directory: not a regular file", async () => {
+    const dir = secretDir({});
+    mkdirSync(join(dir, "ca.crt"));
+    const load = await new MountedCaFile(dir).load();
+    expect(load.error?.message).toContain(`CA file ${join(dir, "ca.crt")} is not a regular file`);
+  });
+
+  // Root reads any file, so this runs only as an ordinary user.
   test.skipIf(userInfo().uid === 0)("an unreadable ca.crt names the file and the errno", async () => {
     const dir = secretDir({ "ca.crt": caA.certPem });
     chmodSync(join(dir, "ca.crt"), 0o000);
@@ -184,5 +192,14 @@ describe("transport selection", () => {
     expect(first?.unusable?.code).toBe("TLS");
     expect(first?.unusable?.message).toContain("/nonexistent/tls");
     await t.close();
+  });
+});
+
+describe("plain HTTP to a TLS port", () => {
+  test("Go's and nginx's 400 answers are a wrong scheme, not a registry answer", () => {
+    expect(isTlsPortAnswer(400, enc("Client sent an HTTP request to an HTTPS server.\n"))).toBe(true);
+    expect(isTlsPortAnswer(400, enc("<html><center>The plain HTTP request was sent to HTTPS port</center></html>"))).toBe(true);
+    expect(isTlsPortAnswer(400, enc('{"errors":[{"code":"NAME_INVALID"}]}'))).toBe(false);
+    expect(isTlsPortAnswer(404, enc("Client sent an HTTP request to an HTTPS server."))).toBe(false);
   });
 });

@@ -1,9 +1,13 @@
 // The private-registry TLS chain against real registries (issue 4, scenarios a–h, in process).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { parseCommandLine } from "../../src/config/config.ts";
+import { memoryLogger } from "../../src/log.ts";
+import { createRunner } from "../../src/runner.ts";
 import { pushImage } from "../support/push.ts";
 import { startProxy, type TestProxy } from "../support/proxy.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { basicAuth, rejection } from "../registry/helpers.ts";
+import { basicAuth, dockerConfigFile, rejection } from "../registry/helpers.ts";
 import { chainClient, kubeSecretDir, secretDir, strayCA } from "./helpers.ts";
 
 const manifestGet = (e: { method: string; path: string }) => e.method === "GET" && e.path.includes("/manifests/");
@@ -220,7 +224,6 @@ describe("(h) the CA file swapped between two resolves", () => {
     const dir = secretDir({ "ca.crt": "garbage" });
     const c = chainClient({ tlsSecretPath: dir, auths: creds(secure), insecure: [] });
     await rejection(c.resolver.resolve(`${secure.host}/team/fn:v1`));
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(`${dir}/ca.crt`, secure.caPem!);
     expect((await c.resolver.resolve(`${secure.host}/team/fn:v1`)).transport).toBe("mounted-ca");
     await c.close();
@@ -236,5 +239,26 @@ describe("default-prefix images keep the default transport with the flags on", (
     expect(err.message).not.toContain("mounted-ca");
     expect((await c.transport.describe(secure.host, { registry: secure.host, repository: "team/fn" })).kind).toBe("default");
     await c.close();
+  });
+});
+
+describe("metrics", () => {
+  test("the runner counts each fallback by step left and step tried", async () => {
+    const { config } = parseCommandLine([
+      "--enable-private-registries",
+      "--enable-private-registries-tls",
+      `--tls-secret-path=${secretDir({ "ca.crt": secure.caPem! })}`,
+      `--registry-auth-secret-path=${dockerConfigFile({})}`,
+    ]);
+    const runner = createRunner(config, memoryLogger());
+    try {
+      expect((await runner.resolver.resolve(`${plain.host}/team/fn:v1`)).transport).toBe("plain-http");
+      const text = await runner.metrics.text();
+      expect(text).toContain('function_runner_registry_transport_fallbacks_total{from="mounted-ca",to="system-ca"} 1');
+      expect(text).toContain('function_runner_registry_transport_fallbacks_total{from="system-ca",to="plain-http"} 1');
+      expect(runner.client.transport.stats?.().fallbacks).toEqual({ "mounted-ca": 0, "system-ca": 1, "plain-http": 1 });
+    } finally {
+      await runner.close();
+    }
   });
 });

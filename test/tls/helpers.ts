@@ -1,8 +1,11 @@
 // Helpers for the private-registry TLS tests: mounted-secret directories (plain and in the
 // Kubernetes `..data` symlink layout) and a client wired like src/runner.ts but with fast retries.
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:tls";
 import { anonymousProvider } from "../../src/auth/credential.ts";
 import { FileCredentials } from "../../src/auth/keychain.ts";
 import { AuthSelector } from "../../src/auth/selector.ts";
@@ -13,7 +16,7 @@ import { ImageResolver } from "../../src/image/resolver.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { RegistryClient } from "../../src/registry/client.ts";
 import { createTransport, PerImageTransport } from "../../src/registry/transport-select.ts";
-import { makeCA, type CA } from "../support/certs.ts";
+import { makeCA, makeServerCert, type CA } from "../support/certs.ts";
 import { dockerConfigFile, fastRetry } from "../registry/helpers.ts";
 
 export const scratch = (prefix: string): string => mkdtempSync(join(tmpdir(), `fr-tls-${prefix}-`));
@@ -109,4 +112,58 @@ export function chainClient(o: ChainOptions) {
     warnings: () => records().filter((r) => r.level === "warn" && r.msg === "registry transport step failed, falling back"),
     close: () => transport.close(),
   };
+}
+
+/** The protocol a handshake with `minVersion` negotiates, or `error CODE`. */
+export function handshake(port: number, ca: string, minVersion: "TLSv1" | "TLSv1.2"): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port, ca, minVersion }, () => {
+      resolve(s.getProtocol() ?? "unknown");
+      s.destroy();
+    });
+    s.on("error", (e: Error & { code?: string }) => resolve(`error ${e.code ?? e.message}`));
+  });
+}
+
+export interface Tls11Server {
+  ca: CA;
+  port: number;
+  /** What a TLSv1-minimum client negotiated: "TLSv1.1" when this OpenSSL can serve it. */
+  served: string;
+  stop(): void;
+}
+
+/**
+ * `openssl s_server -tls1_1 -www` with a certificate from a fresh CA. OpenSSL 3 needs
+ * @SECLEVEL=0 for TLS 1.1 (its signatures use SHA-1 / MD5+SHA-1).
+ */
+export async function startTls11Server(): Promise<Tls11Server> {
+  const dir = scratch("tls11");
+  const ca = makeCA(dir, "TLS 1.1 CA");
+  const cert = makeServerCert(ca, dir);
+  const port = await freePort();
+  const proc: ChildProcess = spawn(
+    "openssl",
+    ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, "-cert", cert.certFile, "-key", cert.keyFile, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-www"],
+    { stdio: "ignore" },
+  );
+  proc.unref();
+  let served = "";
+  for (let i = 0; i < 100; i++) {
+    served = await handshake(port, ca.certPem, "TLSv1");
+    if (served === "TLSv1.1") break;
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  return { ca, port, served, stop: () => proc.kill("SIGKILL") };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(a !== null && typeof a === "object" ? a.port : 0));
+    });
+  });
 }

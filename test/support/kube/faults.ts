@@ -29,7 +29,18 @@ export type FaultStatus = 401 | 403 | 404 | 409 | 429 | 500 | 503 | 504;
 
 export type FaultAction =
   | { latencyMs: number }
-  | { status: FaultStatus; retryAfterSeconds?: number; message?: string; latencyMs?: number }
+  | {
+      status: FaultStatus;
+      retryAfterSeconds?: number;
+      message?: string;
+      latencyMs?: number;
+      /**
+       * Answer as Go's http.Error does (text/plain message), not with a Status.
+       * This is what the real server's flow control (APF / max-in-flight)
+       * sends with its 429s: "Too many requests, please try again later."
+       */
+      plainText?: boolean;
+    }
   | { dropConnection: true; latencyMs?: number };
 
 export interface FaultRule {
@@ -50,7 +61,7 @@ export interface FaultHandle {
 
 export type FaultDecision =
   | { kind: "none"; latencyMs: number }
-  | { kind: "error"; error: ApiError; latencyMs: number }
+  | { kind: "error"; error: ApiError; latencyMs: number; plainText: boolean }
   | { kind: "drop"; latencyMs: number };
 
 interface Entry {
@@ -164,7 +175,7 @@ export class FaultInjector {
         const options: { retryAfterSeconds?: number; message?: string } = {};
         if (action.retryAfterSeconds !== undefined) options.retryAfterSeconds = action.retryAfterSeconds;
         if (action.message !== undefined) options.message = action.message;
-        return { kind: "error", error: faultError(action.status, info, options), latencyMs };
+        return { kind: "error", error: faultError(action.status, info, options), latencyMs, plainText: action.plainText === true };
       }
       return { kind: "none", latencyMs };
     }

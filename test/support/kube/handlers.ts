@@ -128,7 +128,7 @@ export function createRequestHandler(opts: HandlerOptions): (req: IncomingMessag
     const contentType = req.headers["content-type"];
     const auditId = randomUUID();
     const baseHeaders: Record<string, string> = { "Audit-Id": auditId, "Cache-Control": "no-cache, private" };
-    let info: ParsedRequest = parseRequest(method, pathname, url.searchParams);
+    const info: ParsedRequest = parseRequest(method, pathname, url.searchParams);
     let user: string | undefined;
     let rawBody = "";
     let fault: RequestLogEntry["fault"];
@@ -228,7 +228,6 @@ export function createRequestHandler(opts: HandlerOptions): (req: IncomingMessag
           });
           return;
         }
-        info = { ...info, verb: undefined };
         sendError(pathNotFound());
         return;
       }
@@ -259,6 +258,20 @@ export function createRequestHandler(opts: HandlerOptions): (req: IncomingMessag
       }
       if (decision.kind === "error") {
         fault = "status";
+        if (decision.plainText) {
+          const e = decision.error;
+          record(e.code, undefined);
+          const text = `${e.status.message ?? ""}\n`;
+          res.writeHead(e.code, {
+            ...baseHeaders,
+            ...e.headers,
+            "Content-Type": "text/plain; charset=utf-8",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Length": String(Buffer.byteLength(text)),
+          });
+          res.end(text);
+          return;
+        }
         sendError(decision.error);
         return;
       }

@@ -4,7 +4,7 @@
 // graceful deletion and finalizers.
 import { randomInt, randomUUID } from "node:crypto";
 import type { V1Status } from "@kubernetes/client-node";
-import { decodeBody, mergeStringData } from "./decode.ts";
+import { decodeBody } from "./decode.ts";
 import { type PatchType, applyPatch } from "./patch.ts";
 import { type ResourceDef, resourceDef } from "./resources.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -178,12 +178,12 @@ export class Registry {
   /** POST: `body` is the raw request body (string) or an already-decoded object. */
   create(resource: string, namespace: string | undefined, body: string | KubeObject, dryRun = false): KubeObject {
     const def = requireDef(resource);
-    const obj = typeof body === "string" ? decodeBody(body, def.kind) : clone(body);
-    obj.apiVersion = "v1";
-    obj.kind = def.kind;
-    if (def.kind === "Secret") mergeStringData(obj);
+    const obj = decodeBody(typeof body === "string" ? body : JSON.stringify(body), def.kind);
     const meta = obj.metadata;
-    if (def.namespaced) {
+    if (!def.namespaced) {
+      // EnsureObjectNamespaceMatchesRequestNamespace: cluster-scoped objects lose any namespace.
+      delete meta.namespace;
+    } else {
       if (meta.namespace && namespace && meta.namespace !== namespace) {
         throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
       }
@@ -224,7 +224,10 @@ export class Registry {
       pickName();
     }
     if (resource === "services") this.allocateClusterIP(obj);
-    if (dryRun) return obj;
+    if (dryRun) {
+      if (resource === "services") this.releaseClusterIP(obj);
+      return obj;
+    }
     const stored = this.store.write(resource, obj);
     if (resource === "namespaces") this.afterNamespaceCreated(stored);
     return stored;
@@ -353,10 +356,7 @@ export class Registry {
     dryRun = false,
   ): { object: KubeObject; created: boolean } {
     const def = requireDef(resource);
-    const obj = typeof body === "string" ? decodeBody(body, def.kind) : clone(body);
-    obj.apiVersion = "v1";
-    obj.kind = def.kind;
-    if (def.kind === "Secret") mergeStringData(obj);
+    const obj = decodeBody(typeof body === "string" ? body : JSON.stringify(body), def.kind);
     this.checkName(obj, name, def.namespaced ? namespace : undefined);
     if (def.namespaced) obj.metadata.namespace = namespace;
     const existing = this.store.get(resource, def.namespaced ? namespace : undefined, name);

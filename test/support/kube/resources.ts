@@ -101,19 +101,19 @@ export function qosClass(spec: JsonObject): string {
     ...(Array.isArray(spec.containers) ? spec.containers : []),
     ...(Array.isArray(spec.initContainers) ? spec.initContainers : []),
   ].filter(isRecord);
-  let any = false;
+  let hasResources = false;
   let guaranteed = containers.length > 0;
   for (const c of containers) {
     const resources = isRecord(c.resources) ? c.resources : {};
     const requests = isRecord(resources.requests) ? resources.requests : {};
     const limits = isRecord(resources.limits) ? resources.limits : {};
-    if (Object.keys(requests).length > 0 || Object.keys(limits).length > 0) any = true;
+    if (Object.keys(requests).length > 0 || Object.keys(limits).length > 0) hasResources = true;
     for (const r of ["cpu", "memory"]) {
       if (limits[r] === undefined) guaranteed = false;
       if (requests[r] !== undefined && requests[r] !== limits[r]) guaranteed = false;
     }
   }
-  if (!any) return "BestEffort";
+  if (!hasResources) return "BestEffort";
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 

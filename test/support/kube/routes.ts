@@ -79,7 +79,9 @@ export function parseRequest(method: string, pathname: string, query: URLSearchP
   if (def && !def.namespaced && namespace !== undefined) return none;
   // A namespaced resource addressed by name must carry its namespace.
   if (def && def.namespaced && namespace === undefined && name !== undefined) return none;
-  const verb = verbFor(method, name !== undefined, watch);
+  let verb = verbFor(method, name !== undefined, watch);
+  // /api/v1/{namespaced resource} only lists and watches across namespaces.
+  if (def && def.namespaced && namespace === undefined && verb !== "list" && verb !== "watch") verb = undefined;
   if (resource === "namespaces") namespace = undefined;
   return { verb, resource, subresource, namespace, name, isResource: true, watch };
 }

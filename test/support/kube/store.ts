@@ -16,6 +16,34 @@ export interface StoreEvent {
 
 export type StoreListener = (event: StoreEvent) => void;
 
+const META_ORDER = [
+  "name",
+  "generateName",
+  "namespace",
+  "uid",
+  "resourceVersion",
+  "generation",
+  "creationTimestamp",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+  "labels",
+  "annotations",
+  "ownerReferences",
+  "finalizers",
+];
+
+/** Field order as the Go structs serialize: kind, apiVersion, metadata (ordered), ..., status. */
+function canonical(obj: KubeObject): KubeObject {
+  const { kind, apiVersion, metadata, status, ...rest } = obj;
+  const meta: Record<string, unknown> = {};
+  const source = metadata as Record<string, unknown>;
+  for (const k of META_ORDER) if (source[k] !== undefined) meta[k] = source[k];
+  for (const [k, v] of Object.entries(source)) if (!(k in meta) && v !== undefined) meta[k] = v;
+  const out: KubeObject = { kind, apiVersion, metadata: meta as KubeObject["metadata"], ...rest };
+  if (status !== undefined) out.status = status;
+  return out;
+}
+
 function key(namespace: string | undefined, name: string): string {
   return `${namespace ?? ""}/${name}`;
 }
@@ -68,7 +96,7 @@ export class ObjectStore {
     const bucket = this.bucket(resource);
     const old = bucket.get(k);
     this.revision++;
-    const stored = clone(obj);
+    const stored = canonical(clone(obj));
     stored.metadata.resourceVersion = String(this.revision);
     bucket.set(k, stored);
     this.emit({

@@ -63,7 +63,7 @@ export class WatchHub {
       // "Start at most recent": synthetic ADDED events for what exists now.
       const startFrom = registry.store.currentRevision();
       for (const obj of registry.select(req.resource, def.namespaced ? req.namespace : undefined, req)) {
-        send("ADDED", { ...obj, apiVersion: "v1", kind: def.kind });
+        send("ADDED", obj);
       }
       if (req.sendInitialEvents && req.allowWatchBookmarks) {
         send("BOOKMARK", {

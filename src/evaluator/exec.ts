@@ -1,0 +1,185 @@
+/**
+ * The executable runtime (`--functions DIR`): images listed in DIR/config.yaml
+ * run as local programs, the ResourceList on stdin, stdout the answer, stderr
+ * the log. Other images are NOT_FOUND, so the multi-evaluator moves on.
+ *
+ * config.yaml is re-read whenever it changes (a stat per call: cheap, and it
+ * sees ConfigMap volume swaps that file watchers miss). A broken file is fatal
+ * at start-up (`load`); a file broken later is logged and the last good table
+ * stays in use, so an edit in progress never disables the runtime.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { isRunnerError, RunnerError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { EMPTY_TABLE, type ExecFunction, type ExecTable, lookupFunction, parseExecConfig } from "./exec-config.ts";
+import { interpretOutcome } from "./outcome.ts";
+import { FunctionProcesses } from "./process.ts";
+import { hasErrorResult } from "./results.ts";
+import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
+
+export const EXEC_CONFIG_FILE = "config.yaml";
+/** stderr kept per call; the rest is dropped with a marker. */
+const DEFAULT_MAX_STDERR = 1024 * 1024;
+
+export interface ExecEvaluatorOptions {
+  /** `--functions`: the directory holding config.yaml and (usually) the binaries. */
+  dir: string;
+  /** `--default-image-prefix`, for short names in config.yaml and in requests. */
+  defaultImagePrefix: string;
+  /** `--max-request-body-size`: more stdout than this could not be answered. */
+  maxOutputBytes: number;
+  maxStderrBytes?: number;
+  logger: Logger;
+}
+
+/** A request may carry the caller's cancellation (gRPC "cancelled"); the seam does not require it. */
+export type CancellableRequest = EvaluationRequest & { signal?: AbortSignal };
+
+type ConfigState =
+  | { kind: "unloaded" }
+  | { kind: "loaded"; signature: string; table: ExecTable }
+  | { kind: "broken"; signature: string; error: string; lastGood?: ExecTable };
+
+const ABSENT = "absent";
+
+export class ExecEvaluator implements FunctionEvaluator {
+  readonly configFile: string;
+  readonly #opts: ExecEvaluatorOptions;
+  readonly #processes = new FunctionProcesses();
+  #state: ConfigState = { kind: "unloaded" };
+  #refreshing: Promise<ExecTable> | undefined;
+
+  constructor(opts: ExecEvaluatorOptions) {
+    this.#opts = opts;
+    this.configFile = join(opts.dir, EXEC_CONFIG_FILE);
+  }
+
+  /** Reads config.yaml now; throws when it is broken (start-up must not go on without it). */
+  async load(): Promise<ExecTable> {
+    let table: ExecTable;
+    try {
+      table = await this.#refresh();
+    } catch (e) {
+      if (this.#state.kind === "broken") throw new RunnerError("INVALID_ARGUMENT", `exec runtime: ${this.#state.error}`, { cause: e });
+      throw e;
+    }
+    if (this.#state.kind === "loaded" && this.#state.signature === ABSENT) {
+      this.#opts.logger.info("exec runtime: no config file; no executable functions", { file: this.configFile });
+    }
+    return table;
+  }
+
+  /** The functions in effect (re-reading config.yaml when it changed). */
+  functions(): Promise<readonly ExecFunction[]> {
+    return this.#refresh().then((t) => t.functions);
+  }
+
+  async evaluate(req: CancellableRequest): Promise<EvaluationResult> {
+    const table = await this.#refresh();
+    const fn = lookupFunction(table, req.image, this.#opts.defaultImagePrefix);
+    if (fn === undefined) {
+      throw new RunnerError("NOT_FOUND", `exec runtime: no executable configured for image ${JSON.stringify(req.image)} in ${this.configFile}`);
+    }
+    const { logger } = this.#opts;
+    const outcome = await this.#processes.run({
+      argv: [fn.binary, ...fn.args],
+      stdin: req.resourceList,
+      deadline: req.deadline,
+      signal: req.signal,
+      maxStdoutBytes: this.#opts.maxOutputBytes,
+      maxStderrBytes: this.#opts.maxStderrBytes ?? DEFAULT_MAX_STDERR,
+    });
+    const fields = { image: req.image, binary: fn.binary, outcome: outcome.kind, ms: outcome.ms };
+    try {
+      const res = interpretOutcome(req.image, outcome);
+      if (hasErrorResult(res.results)) logger.warn("exec function succeeded with error results", { ...fields, results: res.results.length });
+      else logger.debug("exec function evaluated", fields);
+      return { resourceList: res.resourceList, log: res.log };
+    } catch (e) {
+      logger.warn("exec function failed", { ...fields, code: isRunnerError(e) ? e.code : "INTERNAL", exitCode: outcome.kind === "exited" ? outcome.code : null });
+      throw e;
+    }
+  }
+
+  /** Kills every function still running (shutdown, after the servers drained). */
+  close(): Promise<void> {
+    this.#processes.killAll();
+    return Promise.resolve();
+  }
+
+  #refresh(): Promise<ExecTable> {
+    // Single-flight: concurrent calls share one stat (and read).
+    this.#refreshing ??= this.#check().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #check(): Promise<ExecTable> {
+    const signature = await fileSignature(this.configFile);
+    const state = this.#state;
+    if (state.kind !== "unloaded" && state.signature === signature) return tableOf(state, this.configFile);
+    return this.#read(signature);
+  }
+
+  async #read(signature: string): Promise<ExecTable> {
+    const { logger } = this.#opts;
+    const previous = this.#state;
+    const lastGood = previous.kind === "loaded" ? previous.table : previous.kind === "broken" ? previous.lastGood : undefined;
+    if (signature === ABSENT) {
+      if (lastGood !== undefined && lastGood.functions.length > 0) logger.warn("exec runtime: config file removed; no executable functions", { file: this.configFile });
+      this.#state = { kind: "loaded", signature, table: EMPTY_TABLE };
+      return EMPTY_TABLE;
+    }
+    let source: string;
+    try {
+      source = await readFile(this.configFile, "utf8");
+    } catch (e) {
+      return this.#broken(signature, `${this.configFile}: cannot read: ${e instanceof Error ? e.message : String(e)}`, lastGood);
+    }
+    const parsed = parseExecConfig(source, { file: this.configFile, dir: this.#opts.dir, defaultImagePrefix: this.#opts.defaultImagePrefix });
+    if (!parsed.ok) return this.#broken(signature, parsed.error, lastGood);
+    for (const warning of parsed.table.warnings) logger.warn("exec runtime: config warning", { file: this.configFile, warning });
+    logger.info("exec runtime: loaded functions", { file: this.configFile, functions: parsed.table.functions.length });
+    this.#state = { kind: "loaded", signature, table: parsed.table };
+    return parsed.table;
+  }
+
+  #broken(signature: string, error: string, lastGood: ExecTable | undefined): ExecTable {
+    this.#opts.logger.error(
+      lastGood === undefined ? "exec runtime: config file is invalid" : "exec runtime: config file is invalid; keeping the previous functions",
+      { file: this.configFile, error, kept: lastGood?.functions.length },
+    );
+    this.#state = lastGood === undefined ? { kind: "broken", signature, error } : { kind: "broken", signature, error, lastGood };
+    return tableOf(this.#state, this.configFile);
+  }
+}
+
+/**
+ * The table a state serves. Broken with nothing good before: every call fails
+ * loudly naming the file, rather than quietly falling through to pods.
+ */
+function tableOf(state: ConfigState, file: string): ExecTable {
+  switch (state.kind) {
+    case "unloaded":
+      return EMPTY_TABLE;
+    case "loaded":
+      return state.table;
+    case "broken":
+      if (state.lastGood !== undefined) return state.lastGood;
+      throw new RunnerError("INTERNAL", `exec runtime unavailable: ${state.error} (fix ${file}; it is re-read when it changes)`);
+  }
+}
+
+/** What changes when the file does (a ConfigMap update swaps a symlink: the inode changes). */
+async function fileSignature(file: string): Promise<string> {
+  try {
+    const s = await stat(file);
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return ABSENT;
+    return `error:${code === undefined ? String(e) : String(code)}`;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The Kubernetes client (design.md §1 item 11, issue 5 item 1):
+ * @kubernetes/client-node 2.x configured from a located KubeSource
+ * (./source.ts), with its HTTP replaced by ./http.ts (real undici, the
+ * kubeconfig's CA / client certificate, rate limit, retries) so it works in
+ * the compiled Bun binary, and with its errors turned into typed
+ * KubeApiErrors (./errors.ts) naming the verb and resource.
+ *
+ * Authentication headers still come from client-node's KubeConfig (tokens,
+ * token files re-read as they rotate, exec and auth-provider plugins); only
+ * the transport is ours. A cluster `proxy-url` is not honoured (the runner
+ * talks to its own cluster directly).
+ */
+import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
+import type { RequestOptions } from "node:https";
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  type RequestContext,
+  type SecurityAuthentication,
+  ServerConfiguration,
+  createConfiguration,
+} from "@kubernetes/client-node";
+import { Agent } from "undici-real";
+import type { Logger } from "../log.ts";
+import { TransportError, classifyTransportError } from "../registry/http.ts";
+import type { RetryPolicy } from "../registry/retry.ts";
+import { type KubeOperation, KubeApiError, isKubeApiError, isNotFound, kubeErrorFromStatus, kubeErrorFromTransport } from "./errors.ts";
+import { DEFAULT_KUBE_RETRY, kubeHttpLibrary } from "./http.ts";
+import { type Clock, DEFAULT_RATE_LIMIT, type RateLimit, RateLimiter, realClock } from "./rate-limit.ts";
+import { type KubeSource, describeSource } from "./source.ts";
+
+export interface KubeClientOptions {
+  logger?: Logger;
+  rateLimit?: RateLimit;
+  retry?: RetryPolicy;
+  clock?: Clock;
+  userAgent?: string;
+  /** Per request: connect, then headers and body (ms). Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+export interface KubeClient {
+  /** client-node's CoreV1Api over our transport. Call it through `call()` to get typed errors. */
+  readonly core: CoreV1Api;
+  /** `https://host:port` of the API server. */
+  readonly server: string;
+  readonly source: KubeSource;
+  /** The kubeconfig context's namespace, or the in-cluster pod's namespace. */
+  readonly contextNamespace: string | undefined;
+  /** The bearer token's service account (`system:serviceaccount:NS:NAME`), when it is one. */
+  readonly serviceAccount: { namespace: string; name: string } | undefined;
+  /** Runs one API call; any failure comes out as a KubeApiError naming `op`. */
+  call<T>(op: KubeOperation, fn: (core: CoreV1Api) => Promise<T>): Promise<T>;
+  /** As `call`, but NotFound answers `undefined`. */
+  find<T>(op: KubeOperation, fn: (core: CoreV1Api) => Promise<T>): Promise<T | undefined>;
+  close(): Promise<void>;
+}
+
+type PemLike = string | Buffer | Array<string | Buffer> | undefined;
+
+function single(value: PemLike | unknown): string | Buffer | undefined {
+  if (Array.isArray(value)) return value.length > 0 ? Buffer.concat(value.map((v: string | Buffer) => Buffer.from(v))) : undefined;
+  if (typeof value === "string" || Buffer.isBuffer(value)) return value;
+  return undefined;
+}
+
+/** Reads the kubeconfig (or the in-cluster files) of `source`. Throws KUBE_UNAVAILABLE with the reason. */
+export function loadKubeConfig(source: KubeSource): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    switch (source.kind) {
+      case "none":
+        throw new Error(source.reason);
+      case "flag":
+      case "home":
+        kc.loadFromFile(source.path);
+        break;
+      case "env": {
+        const [first, ...rest] = source.paths;
+        if (first === undefined) throw new Error("$KUBECONFIG names no file");
+        kc.loadFromFile(first);
+        for (const path of rest) {
+          const more = new KubeConfig();
+          more.loadFromFile(path);
+          // As kubectl: the first file to set a value wins.
+          kc.mergeConfig(more, true);
+        }
+        break;
+      }
+      case "in-cluster": {
+        let namespace: string | undefined;
+        try {
+          namespace = readFileSync(source.namespacePath, "utf8").trim() || undefined;
+        } catch {
+          namespace = undefined;
+        }
+        kc.loadFromOptions({
+          clusters: [{ name: "in-cluster", server: source.server, caFile: source.caPath, skipTLSVerify: false }],
+          // client-node's tokenFile provider re-reads the projected token as the kubelet rotates it.
+          users: [{ name: "in-cluster", authProvider: { name: "tokenFile", config: { tokenFile: source.tokenPath } } }],
+          contexts: [{ name: "in-cluster", cluster: "in-cluster", user: "in-cluster", ...(namespace ? { namespace } : {}) }],
+          currentContext: "in-cluster",
+        });
+        break;
+      }
+    }
+  } catch (e) {
+    throw new KubeApiError(
+      "KUBE_UNAVAILABLE",
+      "Unknown",
+      { verb: "get", resource: "kubeconfig" },
+      `cannot load the Kubernetes configuration from ${describeSource(source)}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e, retryable: false },
+    );
+  }
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) {
+    throw new KubeApiError("KUBE_UNAVAILABLE", "Unknown", { verb: "get", resource: "kubeconfig" }, `${describeSource(source)} has no current cluster`, {
+      retryable: false,
+    });
+  }
+  return kc;
+}
+
+/** The service account a bearer token belongs to, from its (unverified) JWT claims; undefined for other tokens. */
+export function serviceAccountOfToken(token: string): { namespace: string; name: string } | undefined {
+  const payload = token.trim().split(".")[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    if (typeof claims !== "object" || claims === null) return undefined;
+    const sub = (claims as Record<string, unknown>).sub;
+    const m = typeof sub === "string" ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub) : null;
+    return m?.[1] !== undefined && m[2] !== undefined ? { namespace: m[1], name: m[2] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Headers only (bearer token, basic auth, impersonation) from the KubeConfig; TLS is handled by our Agent. */
+function headerAuthentication(kc: KubeConfig): SecurityAuthentication {
+  return {
+    getName: () => "kubeconfig headers",
+    async applySecurityAuthentication(ctx: RequestContext): Promise<void> {
+      const opts: RequestOptions = {};
+      await kc.applyToHTTPSOptions(opts);
+      const headers = opts.headers === undefined || Array.isArray(opts.headers) ? {} : opts.headers;
+      for (const [name, value] of Object.entries(headers)) {
+        if (value !== undefined) ctx.setHeaderParam(name, Array.isArray(value) ? value.join(", ") : String(value));
+      }
+      if (typeof opts.auth === "string") ctx.setHeaderParam("Authorization", `Basic ${Buffer.from(opts.auth).toString("base64")}`);
+    },
+  };
+}
+
+export async function createKubeClient(source: KubeSource, opts: KubeClientOptions = {}): Promise<KubeClient> {
+  const kc = loadKubeConfig(source);
+  const cluster = kc.getCurrentCluster();
+  const server = (cluster?.server ?? "").replace(/\/+$/, "");
+  const tlsOpts: RequestOptions = {};
+  try {
+    await kc.applyToHTTPSOptions(tlsOpts);
+  } catch (e) {
+    throw new KubeApiError(
+      "KUBE_UNAVAILABLE",
+      "Unknown",
+      { verb: "get", resource: "kubeconfig" },
+      `cannot read the TLS or credential settings of ${describeSource(source)}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e, retryable: false },
+    );
+  }
+  const ca = single(tlsOpts.ca);
+  const cert = single(tlsOpts.cert);
+  const key = single(tlsOpts.key);
+  const timeout = opts.requestTimeoutMs ?? 30_000;
+  const dispatcher = new Agent({
+    keepAliveTimeout: 30_000,
+    connections: 16,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    connect: {
+      minVersion: "TLSv1.2",
+      timeout: Math.min(timeout, 10_000),
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      ...(tlsOpts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tlsOpts.rejectUnauthorized }),
+      ...(typeof tlsOpts.servername === "string" ? { servername: tlsOpts.servername } : {}),
+    },
+  });
+  const clock = opts.clock ?? realClock;
+  const httpApi = kubeHttpLibrary({
+    dispatcher,
+    limiter: new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, clock),
+    retry: opts.retry ?? DEFAULT_KUBE_RETRY,
+    clock,
+    logger: opts.logger,
+    userAgent: opts.userAgent ?? "kpt-function-runner",
+  });
+  const core = new CoreV1Api(
+    createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: headerAuthentication(kc) }, httpApi }),
+  );
+
+  const headers = tlsOpts.headers;
+  const authorization = headers !== undefined && !Array.isArray(headers) ? (headers as Record<string, unknown>).Authorization : undefined;
+  const bearer = typeof authorization === "string" ? /^Bearer (.+)$/.exec(authorization)?.[1] : undefined;
+  const serviceAccount = bearer === undefined ? undefined : serviceAccountOfToken(bearer);
+  const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+
+  const call = async <T>(op: KubeOperation, fn: (api: CoreV1Api) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(core);
+    } catch (e) {
+      throw toKubeError(op, e, server);
+    }
+  };
+  return {
+    core,
+    server,
+    source,
+    contextNamespace,
+    serviceAccount,
+    call,
+    async find<T>(op: KubeOperation, fn: (api: CoreV1Api) => Promise<T>): Promise<T | undefined> {
+      try {
+        return await call(op, fn);
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
+    close: () => dispatcher.close(),
+  };
+}
+
+/** Whatever client-node or the transport threw → KubeApiError. Never copies ApiException's message (it embeds the body). */
+export function toKubeError(op: KubeOperation, e: unknown, server: string): KubeApiError {
+  if (isKubeApiError(e)) return e;
+  if (e instanceof ApiException) return kubeErrorFromStatus(op, e.code, e.body, server);
+  const t = e instanceof TransportError ? e : classifyTransportError(e);
+  return kubeErrorFromTransport(op, server, t.code, t.message, e);
+}

@@ -1,0 +1,206 @@
+/**
+ * The runner's Kubernetes part (`runner.kube`): where the connection comes
+ * from, the lazily created client, the pull-secret sync, the service
+ * account's pull secrets for the default keychain, and the pod planner.
+ *
+ * Cheap to construct: locating the configuration is a few `stat`s, and
+ * @kubernetes/client-node (./client.ts, ~160 ms to load) is imported only
+ * when a call is actually needed, so `resolve` of a default-registry image
+ * never loads it.
+ */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import process from "node:process";
+import type { AuthChoice, AuthSelector } from "../auth/selector.ts";
+import type { Config } from "../config/config.ts";
+import { RunnerError } from "../errors.ts";
+import type { ImageReference } from "../image/reference.ts";
+import type { ImageResolver } from "../image/resolver.ts";
+import type { Logger } from "../log.ts";
+import type { KubeClient, KubeClientOptions } from "./client.ts";
+import { type PlanOptions, type PodPlan, PodPlanner, wrapperServerImageFrom } from "./pod-planner.ts";
+import { PullSecretSync } from "./pull-secret.ts";
+import { ServiceAccountPullSecretSource } from "./service-account.ts";
+import { type KubeSource, describeSource, locateKubeconfig } from "./source.ts";
+
+export interface KubeStatus {
+  /** Whether a Kubernetes configuration was found and loaded (no API call is made to decide this). */
+  available: boolean;
+  /** Where the configuration came from, or why there is none: what /readyz-style status shows. */
+  reason: string;
+  /** The API server, once the configuration is loaded. */
+  server?: string;
+}
+
+export interface KubeRuntimeOptions {
+  /** Environment for KUBERNETES_SERVICE_HOST/_PORT, KUBECONFIG, WRAPPER_SERVER_IMAGE (default process.env). */
+  env?: Record<string, string | undefined>;
+  homeDir?: string;
+  /** Where the service account token, CA and namespace are mounted (tests point this at a temp dir). */
+  serviceAccountDir?: string;
+  client?: KubeClientOptions;
+  pullSecret?: { maxAttempts?: number; recheckAfterMs?: number };
+  serviceAccountTtlMs?: number;
+  /** Overrides WRAPPER_SERVER_IMAGE. */
+  wrapperServerImage?: string;
+}
+
+/** What `podspec` and POST /v1/pods/spec answer: the plan without the resolver's internals. */
+export type PodSpecAnswer = Omit<PodPlan, "resolution"> & { digest: string; entrypoint: string[] };
+
+type Loaded = KubeClient | { unavailable: string };
+
+const safeHome = (): string | undefined => {
+  try {
+    return homedir();
+  } catch {
+    return undefined;
+  }
+};
+
+export class KubeRuntime {
+  readonly source: KubeSource;
+  readonly pullSecret: PullSecretSync;
+  readonly serviceAccountPullSecrets: ServiceAccountPullSecretSource;
+  readonly wrapperServerImage: string;
+  private loading: Promise<Loaded> | undefined;
+  private loaded: Loaded | undefined;
+  private plannerInstance: PodPlanner | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly opts: KubeRuntimeOptions = {},
+    count?: (outcome: "created" | "updated" | "unchanged" | "conflict" | "failed") => void,
+  ) {
+    const env = opts.env ?? process.env;
+    this.source = locateKubeconfig({
+      flag: config.kubeconfig,
+      env,
+      homeDir: opts.homeDir ?? safeHome(),
+      serviceAccountDir: opts.serviceAccountDir,
+      exists: existsSync,
+    });
+    this.wrapperServerImage = opts.wrapperServerImage ?? wrapperServerImageFrom(env);
+    this.pullSecret = new PullSecretSync({
+      client: () => this.client(),
+      namespace: config["pod-namespace"],
+      name: config["registry-auth-secret-name"],
+      path: config["registry-auth-secret-path"],
+      logger,
+      ...(count === undefined ? {} : { count }),
+      ...opts.pullSecret,
+    });
+    this.serviceAccountPullSecrets = new ServiceAccountPullSecretSource({
+      // Only in a cluster does the runner have a ServiceAccount of its own.
+      client: async () => {
+        if (this.source.kind !== "in-cluster") return undefined;
+        const c = await this.tryClient();
+        return "unavailable" in c ? undefined : c;
+      },
+      logger,
+      ...(opts.serviceAccountTtlMs === undefined ? {} : { ttlMs: opts.serviceAccountTtlMs }),
+    });
+  }
+
+  status(): KubeStatus {
+    const l = this.loaded;
+    if (this.source.kind === "none") return { available: false, reason: this.source.reason };
+    if (l !== undefined && "unavailable" in l) return { available: false, reason: l.unavailable };
+    const from = `configured from ${describeSource(this.source)}`;
+    return l === undefined ? { available: true, reason: from } : { available: true, reason: from, server: l.server };
+  }
+
+  /** Loads the configuration (no API call) and answers the status. */
+  async ready(): Promise<KubeStatus> {
+    await this.tryClient();
+    return this.status();
+  }
+
+  /** The client, or why there is none. Loaded once; a broken configuration is reported, not retried. */
+  tryClient(): Promise<Loaded> {
+    if (this.loading === undefined) {
+      this.loading = this.load().then((l) => (this.loaded = l));
+    }
+    return this.loading;
+  }
+
+  private async load(): Promise<Loaded> {
+    if (this.source.kind === "none") return { unavailable: this.source.reason };
+    try {
+      const { createKubeClient } = await import("./client.ts");
+      const client = await createKubeClient(this.source, { logger: this.logger, ...this.opts.client });
+      this.logger.info("kubernetes client configured", { source: describeSource(this.source), server: client.server });
+      return client;
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      this.logger.warn("kubernetes is not available: the pod runtime is off", { reason });
+      return { unavailable: reason };
+    }
+  }
+
+  /** The client; KUBE_UNAVAILABLE (naming why) when there is none. */
+  async client(): Promise<KubeClient> {
+    const c = await this.tryClient();
+    if ("unavailable" in c) throw new RunnerError("KUBE_UNAVAILABLE", `no Kubernetes: ${c.unavailable}`, { retryable: false });
+    return c;
+  }
+
+  /**
+   * The resolver's `beforeFetch`: for a custom-strategy image, ensure the
+   * pull Secret before the registry is contacted. Without Kubernetes there
+   * will be no pod, so there is nothing to ensure.
+   */
+  readonly beforeFetch = async (_ref: ImageReference, choice: AuthChoice | undefined): Promise<void> => {
+    if (choice?.strategy !== "custom") return;
+    if ("unavailable" in (await this.tryClient())) return;
+    await this.pullSecret.ensure();
+  };
+
+  /** Creates the planner once the resolver (which needs `beforeFetch`) exists. */
+  attach(resolver: ImageResolver, auth: AuthSelector): PodPlanner {
+    this.plannerInstance = new PodPlanner({
+      resolver,
+      auth,
+      pullSecret: this.pullSecret,
+      client: () => this.tryClient(),
+      namespace: this.config["pod-namespace"],
+      pullSecretName: this.config["registry-auth-secret-name"],
+      maxRequestBodySize: this.config["max-request-body-size"],
+      podTtlMs: this.config["pod-ttl"],
+      wrapperServerImage: this.wrapperServerImage,
+      logger: this.logger,
+    });
+    return this.plannerInstance;
+  }
+
+  get planner(): PodPlanner {
+    if (this.plannerInstance === undefined) throw new RunnerError("INTERNAL", "the pod planner is used before the runner attached its resolver");
+    return this.plannerInstance;
+  }
+
+  /**
+   * The Pod and Service that would run `image`, and the Secret action that
+   * would be taken: no writes. `allowInline`: without Kubernetes, answer with
+   * the inline template (the CLI) instead of KUBE_UNAVAILABLE (the service).
+   */
+  async podSpec(image: string, opts: { allowInline?: boolean } = {}): Promise<PodSpecAnswer> {
+    if (opts.allowInline !== true) {
+      const c = await this.tryClient();
+      if ("unavailable" in c) throw new RunnerError("KUBE_UNAVAILABLE", `cannot build a pod spec for ${image}: no Kubernetes: ${c.unavailable}`);
+    }
+    const { resolution, ...plan } = await this.planner.plan(image, { write: false });
+    return { ...plan, digest: resolution.metadata.digest, entrypoint: resolution.metadata.entrypoint };
+  }
+
+  /** The pod path: Secret ensured (custom registries), template ensured, Pod and Service built (not created). */
+  preparePod(image: string, opts: Omit<PlanOptions, "write"> = {}): Promise<PodPlan> {
+    return this.planner.plan(image, { ...opts, write: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.loading === undefined) return;
+    const l = await this.loading;
+    if (!("unavailable" in l)) await l.close();
+  }
+}

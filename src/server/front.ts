@@ -1,0 +1,101 @@
+/**
+ * What every HTTP request passes through before and after Hono: the body cap,
+ * one log line, one latency sample. Done here in one plain function rather
+ * than as Hono middleware because each middleware layer costs measurably on
+ * the cache-hit path (bench/http.ts), and this runs on every request.
+ */
+import { RunnerError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { FetchHandler } from "./listen.ts";
+import type { ServiceMetrics } from "./metrics.ts";
+
+export interface FrontOptions {
+  /** --max-request-body-size */
+  maxBodyBytes: number;
+  /** Route patterns that may label metrics; anything else is "unmatched" (bounded cardinality). */
+  routes: ReadonlySet<string>;
+  logger: Logger;
+  metrics: ServiceMetrics;
+}
+
+/** Path of a request URL without building a URL object (hot path). */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start === -1) return "/";
+  const q = url.indexOf("?", start);
+  return q === -1 ? url.slice(start) : url.slice(start, q);
+}
+
+export const tooLarge = (max: number): Response =>
+  Response.json(
+    { error: new RunnerError("TOO_LARGE", `request body is larger than --max-request-body-size (${max} bytes)`).toJSON() },
+    { status: 413 },
+  );
+
+/**
+ * The request with its body capped at `max` bytes, or undefined when it is
+ * larger. A declared Content-Length is checked without reading; a chunked
+ * body is read up to the cap and no further.
+ */
+export async function capBody(req: Request, max: number): Promise<Request | undefined> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null) return Number(declared) > max ? undefined : req;
+  const body = req.body;
+  if (body === null) return req;
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const buf = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    buf.set(c, off);
+    off += c.byteLength;
+  }
+  return new Request(req.url, { method: req.method, headers: req.headers, body: buf });
+}
+
+export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandler {
+  const { logger, metrics, maxBodyBytes } = opts;
+  // prom-client's labels() validates and hashes on every call; keep one child per label set.
+  const children = new Map<string, ReturnType<ServiceMetrics["httpDuration"]["labels"]>>();
+  const observe = (method: string, route: string, status: number, seconds: number): void => {
+    const key = `${method} ${route} ${status}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = metrics.httpDuration.labels(method, route, String(status));
+      children.set(key, child);
+    }
+    child.observe(seconds);
+  };
+  const finish = (method: string, path: string, status: number, started: number): void => {
+    const ms = performance.now() - started;
+    observe(method, opts.routes.has(path) ? path : "unmatched", status, ms / 1000);
+    // Method, path, status, time: never headers, query strings or bodies.
+    logger.info("request", { method, path, status, ms: Math.round(ms * 10) / 10 });
+  };
+
+  return async (req) => {
+    const started = performance.now();
+    const method = req.method;
+    const path = pathOf(req.url);
+    let res: Response;
+    const capped = method === "GET" || method === "HEAD" ? req : await capBody(req, maxBodyBytes);
+    if (capped === undefined) {
+      res = tooLarge(maxBodyBytes);
+    } else {
+      res = await app(capped);
+    }
+    finish(method, path, res.status, started);
+    return res;
+  };
+}

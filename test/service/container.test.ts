@@ -1,0 +1,176 @@
+// The Containerfile, built with buildah and run with podman+runc (no Docker
+// engine): a scratch image holding the binary, exactly the libraries ldd
+// lists, the CA bundle and uid 65532. The running container serves /healthz,
+// resolves from the test registry, and then resolves its own image after the
+// test pushes it there through the registry API.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { pushBlob, pushImage, pushRawManifest, sha256 } from "../support/push.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { ensureBinary, postJson, ROOT } from "./helpers.ts";
+
+const STORAGE = ["--storage-driver", "vfs"];
+const PODMAN = [...STORAGE, "--runtime", "runc", "--cgroup-manager", "cgroupfs"];
+const IMAGE = "localhost/function-runner:test";
+const BUILD_BASE = "localhost/function-runner-build-base:bookworm";
+const NAME = `function-runner-test-${process.pid}`;
+
+let reg: TestRegistry;
+let work: string;
+let httpPort = 0;
+let grpcPort = 0;
+let bin: string;
+
+function run(cmd: string, args: string[], timeoutMs = 240_000): string {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${cmd} ${args.join(" ")}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+  return r.stdout;
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
+    });
+  });
+
+/** The build stage's base, made from Debian packages when it is not in local storage (no registry pull here). */
+function ensureBuildBase(): void {
+  if (spawnSync("podman", [...STORAGE, "image", "exists", BUILD_BASE]).status === 0) return;
+  const tar = join(work, "base.tar");
+  run("mmdebstrap", ["--variant=minbase", "--include=ca-certificates", "bookworm", tar]);
+  run("podman", [...STORAGE, "import", tar, BUILD_BASE]);
+  rmSync(tar);
+}
+
+/** Regular-file names in a (possibly gzipped) tar layer. */
+function tarFiles(layer: Uint8Array): string[] {
+  const bytes = layer[0] === 0x1f && layer[1] === 0x8b ? new Uint8Array(gunzipSync(layer)) : layer;
+  const text = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\0.*$/s, "");
+  const names: string[] = [];
+  for (let off = 0; off + 512 <= bytes.length; ) {
+    const h = bytes.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) break;
+    const prefix = text(h.subarray(345, 500));
+    const name = (prefix ? `${prefix}/` : "") + text(h.subarray(0, 100));
+    const size = parseInt(text(h.subarray(124, 136)).trim() || "0", 8);
+    const type = String.fromCharCode(h[156] ?? 0);
+    if (type === "0" || type === "\0") names.push(name.replace(/^\.?\//, ""));
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return names;
+}
+
+async function waitHealthy(): Promise<void> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > end) {
+      const logs = spawnSync("podman", [...PODMAN, "logs", NAME], { encoding: "utf8" });
+      throw new Error(`container never became healthy:\n${logs.stdout}\n${logs.stderr}`);
+    }
+    await Bun.sleep(100);
+  }
+}
+
+beforeAll(async () => {
+  bin = ensureBinary();
+  work = mkdtempSync(join(tmpdir(), "fr-container-"));
+  reg = await startRegistry({ mode: "http" });
+  ensureBuildBase();
+  run("buildah", [...STORAGE, "bud", "--isolation", "chroot", "--pull=false", "--build-arg", `BUILD_BASE=${BUILD_BASE}`, "-t", IMAGE, "-f", "Containerfile", "."]);
+  httpPort = await freePort();
+  grpcPort = await freePort();
+  spawnSync("podman", [...PODMAN, "rm", "-f", NAME]);
+  run("podman", [
+    ...PODMAN, "run", "-d", "--name", NAME, "--network", "host",
+    "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
+    IMAGE, "--http-port", String(httpPort), "--port", String(grpcPort), "--listen-address", "127.0.0.1",
+  ]);
+  await waitHealthy();
+}, 300_000);
+
+afterAll(async () => {
+  spawnSync("podman", [...PODMAN, "rm", "-f", "-t", "0", NAME]);
+  // vfs storage keeps full copies: drop the image, keep only the cached build base.
+  spawnSync("podman", [...STORAGE, "rmi", "-f", IMAGE]);
+  await reg?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("container image", () => {
+  test("the image holds exactly the binary, the ldd libraries, the CA bundle and the user files; runs as 65532", () => {
+    const ociDir = join(work, "oci");
+    run("buildah", [...STORAGE, "push", IMAGE, `oci:${ociDir}:test`]);
+    const blob = (digest: string) => readFileSync(join(ociDir, "blobs", ...digest.split(":")));
+    const index = JSON.parse(readFileSync(join(ociDir, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> };
+    const manifest = JSON.parse(blob(index.manifests[0]?.digest ?? "").toString()) as { config: { digest: string }; layers: Array<{ digest: string }> };
+    const config = JSON.parse(blob(manifest.config.digest).toString()) as { config: { User?: string; Entrypoint?: string[] } };
+    expect(config.config.User).toBe("65532:65532");
+    expect(config.config.Entrypoint).toEqual(["/function-runner"]);
+
+    const files = manifest.layers.flatMap((l) => tarFiles(new Uint8Array(blob(l.digest)))).sort();
+    const libs = execFileSync("ldd", [bin], { encoding: "utf8" })
+      .split("\n")
+      .flatMap((l) => /(\/\S+)/.exec(l)?.[1] ?? [])
+      .map((p) => p.replace(/^\//, ""));
+    expect(libs.length).toBeGreaterThan(0);
+    const expected = ["function-runner", "etc/passwd", "etc/group", "etc/ssl/certs/ca-certificates.crt", ...libs].sort();
+    expect(files).toEqual([...new Set(expected)].sort());
+
+    const pid = run("podman", [...PODMAN, "inspect", "--format", "{{.State.Pid}}", NAME]).trim();
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe("65532");
+    expect(/^Gid:\s+(\d+)/m.exec(status)?.[1]).toBe("65532");
+  }, 120_000);
+
+  test("serves /healthz, /readyz and a resolve against the test registry", async () => {
+    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+    const pushed = await pushImage(reg, "fn/in-container", "v1", { format: "docker", entrypoint: ["/fn"] });
+    const res = await postJson(`http://127.0.0.1:${httpPort}/v1/images/resolve`, { image: `${reg.host}/fn/in-container:v1` });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ digest: pushed.digest, entrypoint: ["/fn"], cached: false });
+  });
+
+  test("pushed into the registry, the image resolves to its own metadata: entrypoint = the binary", async () => {
+    const ociDir = join(work, "oci-push");
+    run("buildah", [...STORAGE, "push", IMAGE, `oci:${ociDir}:test`]);
+    const blob = (digest: string) => new Uint8Array(readFileSync(join(ociDir, "blobs", ...digest.split(":"))));
+    const index = JSON.parse(readFileSync(join(ociDir, "index.json"), "utf8")) as { manifests: Array<{ digest: string; mediaType: string }> };
+    const top = index.manifests[0];
+    if (!top) throw new Error("empty OCI layout");
+    const manifestBytes = blob(top.digest);
+    const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as { mediaType?: string; config: { digest: string }; layers: Array<{ digest: string }> };
+    for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) await pushBlob(reg, "function-runner", blob(d));
+    const digest = await pushRawManifest(reg, "function-runner", "test", manifestBytes, manifest.mediaType ?? top.mediaType);
+    expect(digest).toBe(sha256(manifestBytes));
+
+    const res = await postJson(`http://127.0.0.1:${httpPort}/v1/images/resolve`, { image: `${reg.host}/function-runner:test` });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      registry: reg.host,
+      repository: "function-runner",
+      digest,
+      entrypoint: ["/function-runner"],
+      platform: "linux/amd64",
+    });
+  }, 120_000);
+
+  test("podman stop (SIGTERM) ends the container with exit code 0", () => {
+    run("podman", [...PODMAN, "stop", "-t", "15", NAME], 60_000);
+    expect(run("podman", [...PODMAN, "inspect", "--format", "{{.State.ExitCode}}", NAME]).trim()).toBe("0");
+  }, 60_000);
+});
