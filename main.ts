@@ -5,6 +5,7 @@ import { FLAG_HELP, parseCommandLine } from "./src/config/config.ts";
 import { FlagError } from "./src/config/flags.ts";
 import { isRunnerError } from "./src/errors.ts";
 import { jsonLogger } from "./src/log.ts";
+import { batchedSink } from "./src/server/log-sink.ts";
 
 const VERSION = "0.1.0";
 const COMMANDS = ["serve", "resolve", "explain", "podspec", "version"] as const;
@@ -56,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`function-runner ${VERSION}\n`);
     return 0;
   }
-  const logger = jsonLogger(config["log-level"]);
+  // The service logs every request: batch its lines into one write per event-loop turn.
+  const logger = jsonLogger(config["log-level"], command === "serve" ? batchedSink().write : undefined);
   // Loaded per command: a one-shot `resolve` should not pay for the server's modules at start-up.
   const { createRunner } = await import("./src/runner.ts");
   const runner = createRunner(config, logger);

@@ -98,7 +98,8 @@ export function parseExecConfig(source: string, opts: { file: string; dir: strin
   try {
     doc = parse(source);
   } catch (e) {
-    return fail(`not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
+    // The parser's first line names the problem and its line:column; the rest is a source excerpt.
+    return fail(`not valid YAML: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
   }
   // An empty file configures nothing, like `functions: []`.
   if (doc === null || doc === undefined) return { ok: true, table: EMPTY_TABLE };

@@ -12,7 +12,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { EMPTY_TABLE, type ExecFunction, type ExecTable, lookupFunction, parseExecConfig } from "./exec-config.ts";
+import { EMPTY_TABLE, type ExecTable, lookupFunction, parseExecConfig } from "./exec-config.ts";
 import { interpretOutcome } from "./outcome.ts";
 import { FunctionProcesses } from "./process.ts";
 import { hasErrorResult } from "./results.ts";
@@ -38,10 +38,16 @@ export type CancellableRequest = EvaluationRequest & { signal?: AbortSignal };
 
 type ConfigState =
   | { kind: "unloaded" }
-  | { kind: "loaded"; signature: string; table: ExecTable }
-  | { kind: "broken"; signature: string; error: string; lastGood?: ExecTable };
+  | { kind: "loaded"; signature: string; source?: string; table: ExecTable }
+  | { kind: "broken"; signature: string; source?: string; error: string; lastGood?: ExecTable };
 
 const ABSENT = "absent";
+/**
+ * File times tick at the kernel's coarse clock, so two writes close together
+ * can share an mtime (git's "racy clean" problem): a file changed this
+ * recently is read again and compared by content.
+ */
+const RACY_MS = 2_000;
 
 export class ExecEvaluator implements FunctionEvaluator {
   readonly configFile: string;
@@ -68,11 +74,6 @@ export class ExecEvaluator implements FunctionEvaluator {
       this.#opts.logger.info("exec runtime: no config file; no executable functions", { file: this.configFile });
     }
     return table;
-  }
-
-  /** The functions in effect (re-reading config.yaml when it changed). */
-  functions(): Promise<readonly ExecFunction[]> {
-    return this.#refresh().then((t) => t.functions);
   }
 
   async evaluate(req: CancellableRequest): Promise<EvaluationResult> {
@@ -117,9 +118,10 @@ export class ExecEvaluator implements FunctionEvaluator {
   }
 
   async #check(): Promise<ExecTable> {
-    const signature = await fileSignature(this.configFile);
+    const { signature, mtimeMs } = await fileSignature(this.configFile);
     const state = this.#state;
-    if (state.kind !== "unloaded" && state.signature === signature) return tableOf(state, this.configFile);
+    const racy = Date.now() - mtimeMs < RACY_MS;
+    if (state.kind !== "unloaded" && state.signature === signature && !racy) return tableOf(state, this.configFile);
     return this.#read(signature);
   }
 
@@ -136,22 +138,27 @@ export class ExecEvaluator implements FunctionEvaluator {
     try {
       source = await readFile(this.configFile, "utf8");
     } catch (e) {
-      return this.#broken(signature, `${this.configFile}: cannot read: ${e instanceof Error ? e.message : String(e)}`, lastGood);
+      return this.#broken(signature, undefined, `${this.configFile}: cannot read: ${e instanceof Error ? e.message : String(e)}`, lastGood);
+    }
+    if (previous.kind !== "unloaded" && previous.source === source) {
+      // Touched or racy, not changed: nothing to parse or log again.
+      this.#state = { ...previous, signature };
+      return tableOf(this.#state, this.configFile);
     }
     const parsed = parseExecConfig(source, { file: this.configFile, dir: this.#opts.dir, defaultImagePrefix: this.#opts.defaultImagePrefix });
-    if (!parsed.ok) return this.#broken(signature, parsed.error, lastGood);
+    if (!parsed.ok) return this.#broken(signature, source, parsed.error, lastGood);
     for (const warning of parsed.table.warnings) logger.warn("exec runtime: config warning", { file: this.configFile, warning });
     logger.info("exec runtime: loaded functions", { file: this.configFile, functions: parsed.table.functions.length });
-    this.#state = { kind: "loaded", signature, table: parsed.table };
+    this.#state = { kind: "loaded", signature, source, table: parsed.table };
     return parsed.table;
   }
 
-  #broken(signature: string, error: string, lastGood: ExecTable | undefined): ExecTable {
+  #broken(signature: string, source: string | undefined, error: string, lastGood: ExecTable | undefined): ExecTable {
     this.#opts.logger.error(
       lastGood === undefined ? "exec runtime: config file is invalid" : "exec runtime: config file is invalid; keeping the previous functions",
       { file: this.configFile, error, kept: lastGood?.functions.length },
     );
-    this.#state = lastGood === undefined ? { kind: "broken", signature, error } : { kind: "broken", signature, error, lastGood };
+    this.#state = { kind: "broken", signature, source, error, ...(lastGood === undefined ? {} : { lastGood }) };
     return tableOf(this.#state, this.configFile);
   }
 }
@@ -173,13 +180,13 @@ function tableOf(state: ConfigState, file: string): ExecTable {
 }
 
 /** What changes when the file does (a ConfigMap update swaps a symlink: the inode changes). */
-async function fileSignature(file: string): Promise<string> {
+async function fileSignature(file: string): Promise<{ signature: string; mtimeMs: number }> {
   try {
     const s = await stat(file);
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+    return { signature: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`, mtimeMs: Math.max(s.mtimeMs, s.ctimeMs) };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return ABSENT;
-    return `error:${code === undefined ? String(e) : String(code)}`;
+    if (code === "ENOENT" || code === "ENOTDIR") return { signature: ABSENT, mtimeMs: 0 };
+    return { signature: `error:${code === undefined ? String(e) : String(code)}`, mtimeMs: 0 };
   }
 }

@@ -100,7 +100,8 @@ export class FunctionProcesses {
         killedFor ??= why;
         killGroup(child);
       };
-      const onAbort = (): void => kill("aborted");
+      // gRPC servers cancel a call when its deadline passes, racing our own timer: name it after the cause.
+      const onAbort = (): void => kill(opts.deadline !== undefined && Date.now() >= opts.deadline - 5 ? "deadline" : "aborted");
 
       const finish = (): void => {
         if (done) return;

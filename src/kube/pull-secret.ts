@@ -31,7 +31,7 @@ const MAX_SECRET_BYTES = 1 << 20;
 export type SecretSyncOutcome = "created" | "updated" | "unchanged" | "skipped";
 
 /** What `podspec` reports: the action the runner would take, without taking it. */
-export type SecretIntent = "would create" | "would update" | "up to date" | `cannot: ${string}`;
+export type SecretIntent = "would create" | "would update" | "up to date" | `cannot: ${string}` | `unknown: ${string}`;
 
 export interface PullSecretSyncOptions {
   /** The client, fetched lazily (loading client-node is deferred until a sync is needed). */
@@ -140,38 +140,36 @@ export class PullSecretSync {
   }
 
   private async run(): Promise<SecretSyncOutcome> {
-    const state = await this.fresh();
-    if (state === true) return "skipped";
-    let client: KubeClient;
     try {
-      client = await this.opts.client();
-    } catch (e) {
-      this.opts.count?.("failed");
-      throw this.failed(e instanceof Error ? e.message : String(e), e);
-    }
-    const target = { namespace: this.opts.namespace, name: this.opts.name, bytes: state.bytes };
-    try {
-      for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-        const plan = planPullSecret(await this.read(client), target);
-        const outcome = await this.apply(client, plan);
-        if (outcome !== "retry") {
-          this.synced = { stamp: state.stamp, hash: state.hash, at: this.now() };
-          this.opts.count?.(outcome);
-          if (outcome !== "unchanged") {
-            this.opts.logger?.info(`pull secret ${outcome}`, { namespace: this.opts.namespace, secret: this.opts.name, source: this.opts.path });
-          }
-          return outcome;
-        }
-        this.opts.count?.("conflict");
-        // Another replica wrote in between: re-read after a short, jittered pause so racers fall out of step.
-        await sleep(5 + Math.floor(Math.random() * 20 * attempt));
-      }
-      throw this.failed(`other writers kept changing it (${this.maxAttempts} attempts)`);
+      return await this.sync();
     } catch (e) {
       this.opts.count?.("failed");
       if (isRunnerError(e) && e.code === "SECRET_SYNC_FAILED") throw e;
       throw this.failed(e instanceof Error ? e.message : String(e), e);
     }
+  }
+
+  private async sync(): Promise<SecretSyncOutcome> {
+    const state = await this.fresh();
+    if (state === true) return "skipped";
+    const client = await this.opts.client();
+    const target = { namespace: this.opts.namespace, name: this.opts.name, bytes: state.bytes };
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const plan = planPullSecret(await this.read(client), target);
+      const outcome = await this.apply(client, plan);
+      if (outcome !== "retry") {
+        this.synced = { stamp: state.stamp, hash: state.hash, at: this.now() };
+        this.opts.count?.(outcome);
+        if (outcome !== "unchanged") {
+          this.opts.logger?.info(`pull secret ${outcome}`, { namespace: this.opts.namespace, secret: this.opts.name, source: this.opts.path });
+        }
+        return outcome;
+      }
+      this.opts.count?.("conflict");
+      // Another replica wrote in between: re-read after a short, jittered pause so racers fall out of step.
+      await sleep(5 + Math.floor(Math.random() * 20 * attempt));
+    }
+    throw this.failed(`other writers kept changing it (${this.maxAttempts} attempts)`);
   }
 
   private async apply(client: KubeClient, plan: PullSecretPlan): Promise<"created" | "updated" | "unchanged" | "retry"> {
@@ -209,8 +207,13 @@ export class PullSecretSync {
     } catch (e) {
       return `cannot: ${e instanceof Error ? e.message : String(e)}`;
     }
+    let client: KubeClient;
     try {
-      const client = await this.opts.client();
+      client = await this.opts.client();
+    } catch (e) {
+      return `unknown: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    try {
       const plan = planPullSecret(await this.read(client), { namespace: this.opts.namespace, name: this.opts.name, bytes: file.bytes });
       switch (plan.action) {
         case "create":
@@ -223,7 +226,7 @@ export class PullSecretSync {
           return `cannot: ${plan.why}`;
       }
     } catch (e) {
-      return `cannot: ${e instanceof Error ? e.message : String(e)}`;
+      return `unknown: ${e instanceof Error ? e.message : String(e)}`;
     }
   }
 }

@@ -88,13 +88,11 @@ export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandle
     const started = performance.now();
     const method = req.method;
     const path = pathOf(req.url);
-    let res: Response;
-    const capped = method === "GET" || method === "HEAD" ? req : await capBody(req, maxBodyBytes);
-    if (capped === undefined) {
-      res = tooLarge(maxBodyBytes);
-    } else {
-      res = await app(capped);
-    }
+    // A declared length is checked without a detour; only chunked bodies are read here.
+    const declared = req.headers.get("content-length");
+    const capped =
+      method === "GET" || method === "HEAD" ? req : declared !== null ? (Number(declared) > maxBodyBytes ? undefined : req) : await capBody(req, maxBodyBytes);
+    const res = capped === undefined ? tooLarge(maxBodyBytes) : await app(capped);
     finish(method, path, res.status, started);
     return res;
   };

@@ -10,6 +10,7 @@ import type { FunctionEvaluator } from "../evaluator/types.ts";
 import { parsePlatform } from "../image/manifest.ts";
 import type { Runner } from "../runner.ts";
 import { frontHandler } from "./front.ts";
+import { AnswerCache } from "./resolve-answer.ts";
 import type { FetchHandler } from "./listen.ts";
 import { HTTP_STATUS } from "./status.ts";
 
@@ -52,6 +53,7 @@ async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   return parsed.data;
 }
 
+const JSON_INIT: ResponseInit = { headers: { "content-type": "application/json" } };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -64,30 +66,20 @@ export function httpApp(deps: HttpDeps): Hono {
   app.notFound((c) => errorResponse(new RunnerError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
 
   app.get("/healthz", (c) => c.text("ok"));
-  app.get("/readyz", (c) => (deps.isReady() ? c.text("ok") : c.text("not ready", 503)));
+  // Ready = serving and not shutting down. Kubernetes is reported, not required: the exec runtime
+  // and the image API work without it, and a pod-less runner is still worth routing to.
+  app.get("/readyz", (c) => {
+    const ready = deps.isReady();
+    return c.json({ ready, kubernetes: runner.kube.status() }, ready ? 200 : 503);
+  });
   app.get("/metrics", async (c) => c.body(await metrics.text(), 200, { "content-type": metrics.contentType }));
 
+  const answers = new AnswerCache();
   app.post("/v1/images/resolve", async (c) => {
     const body = await jsonBody(c, ResolveBody);
     const platform = body.platform === undefined ? undefined : parsePlatform(body.platform);
     const r = await runner.resolver.resolve(body.image, platform);
-    const m = r.metadata;
-    return c.json({
-      image: body.image,
-      resolved: m.reference,
-      registry: m.registry,
-      repository: m.repository,
-      digest: m.digest,
-      platformDigest: m.platformDigest,
-      mediaType: m.mediaType,
-      entrypoint: m.entrypoint,
-      cmd: m.configCmd,
-      configEntrypoint: m.configEntrypoint,
-      platform: m.platform,
-      cached: r.cached,
-      auth: { strategy: r.auth.strategy, source: r.auth.source, reason: r.auth.reason },
-      transport: r.transport ?? null,
-    });
+    return new Response(answers.json(body.image, r), JSON_INIT);
   });
 
   app.get("/v1/images/cache", (c) => {

@@ -108,7 +108,7 @@ afterAll(async () => {
 });
 
 describe("evaluator.FunctionEvaluator/EvaluateFunction", () => {
-  test("without a runtime every image is NOT_FOUND, naming the image", async () => {
+  test("an image no runtime can run (no functions config, no Kubernetes) is NOT_FOUND, naming the image", async () => {
     const err = await failure(call(bareClient, "EvaluateFunction", { image: "ghcr.io/kptdev/krm-functions-catalog/set-labels:v0.2", resource_list: Buffer.from("{}") }));
     expect(err.code).toBe(grpc.status.NOT_FOUND);
     expect(err.details).toContain("ghcr.io/kptdev/krm-functions-catalog/set-labels:v0.2");

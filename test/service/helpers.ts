@@ -24,7 +24,8 @@ export interface InProcess {
 export async function startInProcess(args: string[] = [], opts: { evaluator?: FunctionEvaluator } = {}): Promise<InProcess> {
   const { config } = parseCommandLine(["--port", "0", "--http-port", "0", "--listen-address", "127.0.0.1", ...args]);
   const logger = memoryLogger();
-  const runner = createRunner(config, logger);
+  // No Kubernetes whatever the machine has (in-cluster env, ~/.kube/config): these tests are about the service.
+  const runner = createRunner(config, logger, { kube: { env: {}, homeDir: "/nonexistent" } });
   if (opts.evaluator) runner.evaluator = opts.evaluator;
   const service = await startService(runner);
   return {
