@@ -12,8 +12,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { V1Secret } from "@kubernetes/client-node";
-import type { DockerConfig } from "../auth/docker-config.ts";
-import { parseDockerConfig } from "../auth/docker-config.ts";
+import { type DockerConfig, parseDockerConfig } from "../auth/docker-config.ts";
 import type { ServiceAccountPullSecrets } from "../auth/keychain.ts";
 import type { Logger } from "../log.ts";
 import type { KubeClient } from "./client.ts";
@@ -40,8 +39,7 @@ export function dockerConfigFromSecret(secret: V1Secret): DockerConfig | undefin
   if (secret.type === DOCKER_CFG) {
     const text = decode(".dockercfg");
     if (text === undefined) return undefined;
-    const legacy = parseDockerConfig(`{"auths":${text.trim() === "" ? "{}" : text}}`, label);
-    return legacy;
+    return parseDockerConfig(`{"auths":${text.trim() === "" ? "{}" : text}}`, label);
   }
   return undefined;
 }
