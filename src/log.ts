@@ -17,9 +17,20 @@ export interface Logger {
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export function jsonLogger(min: LogLevel = "info", write: (line: string) => void = (l) => stderr.write(l + "\n")): Logger {
+  // The service logs every request: format the timestamp once per millisecond, not once per line.
+  let lastMs = -1;
+  let lastIso = "";
+  const now = (): string => {
+    const ms = Date.now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    return lastIso;
+  };
   const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     if (ORDER[level] < ORDER[min]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+    write(JSON.stringify({ time: now(), level, msg, ...fields }));
   };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }

@@ -28,9 +28,16 @@ afterAll(async () => {
   await front?.stop();
   await reg?.stop();
 });
+/** Assigning undefined to process.env stores the string "undefined": delete instead. */
+function restoreEnv(name: keyof typeof saved): void {
+  const value = saved[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 afterEach(async () => {
-  process.env.DOCKER_CONFIG = saved.DOCKER_CONFIG;
-  process.env.PATH = saved.PATH;
+  restoreEnv("DOCKER_CONFIG");
+  restoreEnv("PATH");
   for (const r of runners) await r.close();
   runners = [];
 });
