@@ -3,6 +3,7 @@ import { DefaultKeychain, FileCredentials } from "./auth/keychain.ts";
 import { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
 import { buildEvaluation } from "./evaluator/build.ts";
+import { createPodRuntime, type PodRuntime, type PodRuntimeOverrides } from "./evaluator/pod.ts";
 import type { FunctionEvaluator } from "./evaluator/types.ts";
 import { parsePlatform } from "./image/manifest.ts";
 import { MetadataCache } from "./image/metadata-cache.ts";
@@ -32,6 +33,8 @@ export interface Runner {
   // Seams the service (src/server/) calls when present; each absent one has a documented answer.
   /** Runs functions. Absent: EvaluateFunction and /v1/functions/evaluate answer NOT_FOUND. */
   evaluator?: FunctionEvaluator;
+  /** The pod runtime (absent with `--disable-runtimes pod`); `instance()` reaches its cache and garbage collector. */
+  pod?: PodRuntime;
   /** The Pod that would run `image` (no writes). Absent: /v1/pods/spec answers 503 KUBE_UNAVAILABLE. */
   podSpec?(image: string): Promise<unknown>;
   /** Checks before serving: loads the exec runtime's config.yaml (a broken one throws, naming the file). */
@@ -42,6 +45,8 @@ export interface Runner {
 export interface RunnerOverrides {
   /** Tests: pretend to be in a cluster, fast retries, a fixed wrapper image. */
   kube?: KubeRuntimeOptions;
+  /** Tests: clock, poll interval, ready timeout, pod address... */
+  pod?: PodRuntimeOverrides;
 }
 
 export function createRunner(config: Config, logger: Logger, overrides: RunnerOverrides = {}): Runner {
@@ -83,8 +88,9 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
   });
   kube.attach(resolver, auth);
   const metrics = createMetrics({ cache, registryRequests: client.stats });
-  // Exec runtime from --functions, then the pod slot (empty until the pod evaluator lands), minus --disable-runtimes.
-  const evaluation = buildEvaluation(config, logger);
+  // Exec runtime from --functions, then the pod runtime (loaded on first use), minus --disable-runtimes.
+  const pod = config["disable-runtimes"].includes("pod") ? undefined : createPodRuntime({ config, logger, kube, resolver, overrides: overrides.pod });
+  const evaluation = buildEvaluation(config, logger, pod === undefined ? {} : { pod });
   return {
     config,
     logger,
@@ -96,6 +102,7 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
     kube,
     podSpec: (image) => kube.podSpec(image),
     evaluator: evaluation.evaluator,
+    ...(pod === undefined ? {} : { pod }),
     start: () => evaluation.start(),
     close: async () => {
       await Promise.all([transport.close(), kube.close(), evaluation.close()]);

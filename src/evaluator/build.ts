@@ -27,8 +27,12 @@ export interface Evaluation {
 }
 
 export interface EvaluationSlots {
-  /** The pod runtime; absent until it is built (or without Kubernetes). */
-  pod?: FunctionEvaluator;
+  /**
+   * The pod runtime (./pod.ts); absent: every image is NOT_FOUND in the pod
+   * slot. Its `start` (adopt running pods, start garbage collection) and
+   * `close` run with the evaluation's unless `--disable-runtimes pod`.
+   */
+  pod?: FunctionEvaluator & { start?(): Promise<void>; close?(): Promise<void> };
 }
 
 export function buildEvaluation(config: Config, logger: Logger, slots: EvaluationSlots = {}): Evaluation {
@@ -43,16 +47,18 @@ export function buildEvaluation(config: Config, logger: Logger, slots: Evaluatio
       });
   const runtimes: NamedEvaluator[] = [];
   if (exec !== undefined) runtimes.push({ name: "exec", evaluator: exec });
-  if (!disabled.has("pod")) runtimes.push({ name: "pod", evaluator: slots.pod ?? podUnavailable });
+  const pod = disabled.has("pod") ? undefined : slots.pod;
+  if (!disabled.has("pod")) runtimes.push({ name: "pod", evaluator: pod ?? podUnavailable });
   return {
     evaluator: multiEvaluator(runtimes),
     exec,
     start: async () => {
       if (runtimes.length === 0) logger.warn("no function runtime is enabled", { disabled: [...disabled] });
       await exec?.load();
+      await pod?.start?.();
     },
     close: async () => {
-      await exec?.close();
+      await Promise.all([exec?.close(), pod?.close?.()]);
     },
   };
 }

@@ -26,6 +26,9 @@ export function pathOf(url: string): string {
   return q === -1 ? url.slice(start) : url.slice(start, q);
 }
 
+/** Methods that may label metrics: anything a client invents is "other". */
+const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
 export const tooLarge = (max: number): Response =>
   Response.json(
     { error: new RunnerError("TOO_LARGE", `request body is larger than --max-request-body-size (${max} bytes)`).toJSON() },
@@ -66,34 +69,46 @@ export async function capBody(req: Request, max: number): Promise<Request | unde
 
 export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandler {
   const { logger, metrics, maxBodyBytes } = opts;
-  // prom-client's labels() validates and hashes on every call; keep one child per label set.
-  const children = new Map<string, ReturnType<ServiceMetrics["httpDuration"]["labels"]>>();
-  const observe = (method: string, route: string, status: number, seconds: number): void => {
-    const key = `${method} ${route} ${status}`;
-    let child = children.get(key);
-    if (child === undefined) {
-      child = metrics.httpDuration.labels(method, route, String(status));
-      children.set(key, child);
-    }
-    child.observe(seconds);
-  };
   const finish = (method: string, path: string, status: number, started: number): void => {
     const ms = performance.now() - started;
-    observe(method, opts.routes.has(path) ? path : "unmatched", status, ms / 1000);
+    const route = opts.routes.has(path) ? path : "unmatched";
+    metrics.httpDuration.labels(METHODS.has(method) ? method : "other", route, String(status)).observe(ms / 1000);
     // Method, path, status, time: never headers, query strings or bodies.
     logger.info("request", { method, path, status, ms: Math.round(ms * 10) / 10 });
   };
 
-  return async (req) => {
+  const after = (method: string, path: string, started: number) => (res: Response): Response => {
+    finish(method, path, res.status, started);
+    return res;
+  };
+  const handle = (req: Request, method: string, path: string, started: number): Response | Promise<Response> => {
+    const res = app(req);
+    if (res instanceof Response) {
+      finish(method, path, res.status, started);
+      return res;
+    }
+    return res.then(after(method, path, started));
+  };
+
+  // Not an async function: on the hot path (a declared length) this adds no promise of its own.
+  return (req) => {
     const started = performance.now();
     const method = req.method;
     const path = pathOf(req.url);
-    // A declared length is checked without a detour; only chunked bodies are read here.
+    if (method === "GET" || method === "HEAD") return handle(req, method, path, started);
+    // A declared length is checked without reading; only chunked bodies are read (up to the cap) here.
     const declared = req.headers.get("content-length");
-    const capped =
-      method === "GET" || method === "HEAD" ? req : declared !== null ? (Number(declared) > maxBodyBytes ? undefined : req) : await capBody(req, maxBodyBytes);
-    const res = capped === undefined ? tooLarge(maxBodyBytes) : await app(capped);
-    finish(method, path, res.status, started);
-    return res;
+    if (declared !== null) {
+      if (Number(declared) <= maxBodyBytes) return handle(req, method, path, started);
+      const res = tooLarge(maxBodyBytes);
+      finish(method, path, res.status, started);
+      return res;
+    }
+    return capBody(req, maxBodyBytes).then((capped) => {
+      if (capped !== undefined) return handle(capped, method, path, started);
+      const res = tooLarge(maxBodyBytes);
+      finish(method, path, res.status, started);
+      return res;
+    });
   };
 }

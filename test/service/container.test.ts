@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { pushBlob, pushImage, pushRawManifest, sha256 } from "../support/push.ts";
@@ -26,8 +26,20 @@ let httpPort = 0;
 let grpcPort = 0;
 let bin: string;
 
+/**
+ * The environment for podman/buildah: other test files in this process point DOCKER_CONFIG,
+ * REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR or HOME at temp dirs, and the container tools read them.
+ */
+function toolEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  const drop = /^(DOCKER_CONFIG|REGISTRY_AUTH_FILE|XDG_RUNTIME_DIR|XDG_CONFIG_HOME|CONTAINERS_.*|BUILDAH_.*|STORAGE_.*)$/;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && v !== "undefined" && !drop.test(k)) env[k] = v;
+  env.HOME = userInfo().homedir;
+  return env;
+}
+
 function run(cmd: string, args: string[], timeoutMs = 240_000): string {
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20, env: toolEnv() });
   if (r.error) throw new Error(`${cmd} ${args.join(" ")}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
   return r.stdout;
@@ -45,7 +57,7 @@ const freePort = (): Promise<number> =>
 
 /** The build stage's base, made from Debian packages when it is not in local storage (no registry pull here). */
 function ensureBuildBase(): void {
-  if (spawnSync("podman", [...STORAGE, "image", "exists", BUILD_BASE]).status === 0) return;
+  if (spawnSync("podman", [...STORAGE, "image", "exists", BUILD_BASE], { env: toolEnv() }).status === 0) return;
   const tar = join(work, "base.tar");
   run("mmdebstrap", ["--variant=minbase", "--include=ca-certificates", "bookworm", tar]);
   run("podman", [...STORAGE, "import", tar, BUILD_BASE]);
@@ -79,7 +91,7 @@ async function waitHealthy(): Promise<void> {
       // not up yet
     }
     if (Date.now() > end) {
-      const logs = spawnSync("podman", [...PODMAN, "logs", NAME], { encoding: "utf8" });
+      const logs = spawnSync("podman", [...PODMAN, "logs", NAME], { encoding: "utf8", env: toolEnv() });
       throw new Error(`container never became healthy:\n${logs.stdout}\n${logs.stderr}`);
     }
     await Bun.sleep(100);
@@ -94,7 +106,7 @@ beforeAll(async () => {
   run("buildah", [...STORAGE, "bud", "--isolation", "chroot", "--pull=false", "--build-arg", `BUILD_BASE=${BUILD_BASE}`, "-t", IMAGE, "-f", "Containerfile", "."]);
   httpPort = await freePort();
   grpcPort = await freePort();
-  spawnSync("podman", [...PODMAN, "rm", "-f", NAME]);
+  spawnSync("podman", [...PODMAN, "rm", "-f", NAME], { env: toolEnv() });
   run("podman", [
     ...PODMAN, "run", "-d", "--name", NAME, "--network", "host",
     "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
@@ -104,9 +116,9 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  spawnSync("podman", [...PODMAN, "rm", "-f", "-t", "0", NAME]);
+  spawnSync("podman", [...PODMAN, "rm", "-f", "-t", "0", NAME], { env: toolEnv() });
   // vfs storage keeps full copies: drop the image, keep only the cached build base.
-  spawnSync("podman", [...STORAGE, "rmi", "-f", IMAGE]);
+  spawnSync("podman", [...STORAGE, "rmi", "-f", IMAGE], { env: toolEnv() });
   await reg?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });

@@ -235,8 +235,13 @@ describe("observability", () => {
     expect(text).toContain('function_runner_evaluation_duration_seconds_count{transport="http",outcome="NOT_FOUND"}');
     expect(text).toContain("# TYPE function_runner_registry_transport_fallbacks_total counter");
     expect(text).toContain("# TYPE function_runner_pull_secret_syncs_total counter");
-    // A route nobody registered does not become a label value.
+    // A route nobody registered, or a method a client made up, does not become a label value.
     expect(text).not.toContain('route="/v1/nothing"');
+    expect(text).toContain('function_runner_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}');
+    const odd = await fetch(`${svc.base}/healthz`, { method: "BREW" }).catch(() => undefined);
+    if (odd) expect((await svc.runner.metrics.text())).not.toContain('method="BREW"');
+    // Every sample line is "name{labels} value" or "name value".
+    for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))) expect(line).toMatch(/^[a-z_]+(\{.*\})? \S+$/);
   });
 
   test("one JSON log line per request: method, path, status, ms; never headers or bodies", async () => {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ErrorCode } from "../../src/errors.ts";
 import type { Resolution } from "../../src/image/resolver.ts";
+import { FastHistogram } from "../../src/server/fast-histogram.ts";
 import { capBody, pathOf } from "../../src/server/front.ts";
 import { batchedSink } from "../../src/server/log-sink.ts";
 import { evaluateRequestCodec, evaluateResponseCodec, healthResponseCodec, ServingStatus } from "../../src/server/proto.ts";
@@ -131,5 +132,32 @@ describe("batchedSink", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("FastHistogram", () => {
+  test("renders cumulative buckets, +Inf, sum and count per label set, with escaped values", () => {
+    const h = new FastHistogram("x_seconds", "Help text.", ["method", "route"], [0.1, 0.01, 1]);
+    const get = h.labels("GET", "/a");
+    get.observe(0.005);
+    get.observe(0.05);
+    get.observe(5);
+    h.labels("GET", 'we"ird').observe(0.5);
+    expect(h.render().split("\n")).toEqual([
+      "# HELP x_seconds Help text.",
+      "# TYPE x_seconds histogram",
+      'x_seconds_bucket{method="GET",route="/a",le="0.01"} 1',
+      'x_seconds_bucket{method="GET",route="/a",le="0.1"} 2',
+      'x_seconds_bucket{method="GET",route="/a",le="1"} 2',
+      'x_seconds_bucket{method="GET",route="/a",le="+Inf"} 3',
+      'x_seconds_sum{method="GET",route="/a"} 5.055',
+      'x_seconds_count{method="GET",route="/a"} 3',
+      'x_seconds_bucket{method="GET",route="we\\"ird",le="0.01"} 0',
+      'x_seconds_bucket{method="GET",route="we\\"ird",le="0.1"} 0',
+      'x_seconds_bucket{method="GET",route="we\\"ird",le="1"} 1',
+      'x_seconds_bucket{method="GET",route="we\\"ird",le="+Inf"} 1',
+      'x_seconds_sum{method="GET",route="we\\"ird"} 0.5',
+      'x_seconds_count{method="GET",route="we\\"ird"} 1',
+    ]);
   });
 });

@@ -1,0 +1,378 @@
+/**
+ * The pod runtime's bookkeeping (design.md §1 item 10, issue 7 item 3):
+ * which function pods this runner knows, how loaded each is, when each may
+ * be reclaimed. Pure: no I/O and no timers; time comes from an injectable
+ * clock, so TTL and garbage-collection rules are tested by moving a number.
+ *
+ * Vocabulary, following Porch's podCacheManager:
+ * - a **pool** is everything for one function image (one reference pinned
+ *   to one digest); its key is the pod id of its first pod;
+ * - a **slot** is one pod instance of a pool, identified by its pod id
+ *   (ordinal postfix 1..`maxParallel`), which is also the pod's
+ *   `fn.kpt.dev/image` label and the name of its Service;
+ * - a slot's **load** is the requests waiting for it to start plus the
+ *   evaluations in flight on it (upstream's waitlist length).
+ *
+ * Choosing a pod is upstream's rule: the least-loaded slot (round-robin
+ * among equals); a new pod is started when there is none, or when even the
+ * best one carries `maxWaitlist` or more and the pool has fewer than
+ * `maxParallel` pods. Everything happens in one synchronous step, so
+ * concurrent first requests for an image start exactly one pod.
+ */
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Where a ready pod answers, and what it was built from. */
+export interface PodTarget {
+  podName: string;
+  podUid: string;
+  podIP: string;
+  serviceName: string;
+  namespace: string;
+  /** `fn.kpt.dev/template-version` of the pod. */
+  templateVersion: string;
+  /** host:port the gRPC client dials. */
+  address: string;
+  /** Whether the pod had an annotations map (JSON Patch needs to know). */
+  hasAnnotations: boolean;
+}
+
+export type SlotState = "starting" | "ready";
+
+export interface PodSlot {
+  /** Pod id: label value and Service name. */
+  readonly id: string;
+  /** The ordinal in the pod id ("1", "2", ...). */
+  readonly postfix: string;
+  /** The pool's key. */
+  readonly pool: string;
+  state: SlotState;
+  /** Set once ready. */
+  target?: PodTarget;
+  /** Requests waiting for the pod to start. */
+  waiting: number;
+  /** Evaluations in flight on the pod. */
+  inFlight: number;
+  lastUsedMs: number;
+  /** `fn.kpt.dev/reclaim-after` as this runner last wrote (or read) it, in ms. */
+  reclaimWrittenMs: number;
+  /** When the pod and its Service were last checked against the cluster (-Infinity: never). */
+  validatedAtMs: number;
+}
+
+export interface FunctionPool {
+  readonly key: string;
+  /** The image as first requested (for logs). */
+  readonly image: string;
+  /** Pod id of instance `postfix`. */
+  readonly slotId: (postfix: string) => string;
+  /** By postfix. */
+  readonly slots: Map<string, PodSlot>;
+  rr: number;
+}
+
+export type Choice =
+  | { kind: "use"; slot: PodSlot }
+  | { kind: "create"; postfix: string }
+  | { kind: "full"; waiting: number };
+
+/** A running pod found in the cluster at start-up, before any request asked for its image. */
+export interface AdoptedPod {
+  slotId: string;
+  target: PodTarget;
+  reclaimAfterMs: number;
+}
+
+export interface PodCacheOptions {
+  clock?: Clock;
+  /** `--pod-ttl`: an idle pod is reclaimed this long after its last use. */
+  ttlMs: number;
+  /** `--max-parallel-pods-per-function`. */
+  maxParallel: number;
+  /** `--max-waitlist-length`: load at which another pod is started (Porch's meaning). */
+  maxWaitlist: number;
+  /** `--max-pending-evaluations`: requests waiting for pods to start, per image; more are refused. */
+  maxPending: number;
+  /** `fn.kpt.dev/reclaim-after` is rewritten only when it would move by at least this much (default 60 s). */
+  patchIntervalMs?: number;
+  /** A ready slot is re-checked against the cluster when its last check is older than this (default 1 s). */
+  validateAfterMs?: number;
+}
+
+export const DEFAULT_PATCH_INTERVAL_MS = 60_000;
+export const DEFAULT_VALIDATE_AFTER_MS = 1_000;
+
+export class PodCache {
+  readonly clock: Clock;
+  readonly ttlMs: number;
+  readonly maxParallel: number;
+  readonly maxWaitlist: number;
+  readonly maxPending: number;
+  readonly patchIntervalMs: number;
+  readonly validateAfterMs: number;
+  private readonly pools = new Map<string, FunctionPool>();
+  /** Slot id → pool key, for every slot of every pool. */
+  private readonly owner = new Map<string, string>();
+  /** Running pods found at start-up, waiting for a request for their image. */
+  private readonly adopted = new Map<string, AdoptedPod>();
+
+  constructor(opts: PodCacheOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.ttlMs = opts.ttlMs;
+    this.maxParallel = Math.max(1, opts.maxParallel);
+    this.maxWaitlist = Math.max(0, opts.maxWaitlist);
+    this.maxPending = Math.max(1, opts.maxPending);
+    this.patchIntervalMs = opts.patchIntervalMs ?? DEFAULT_PATCH_INTERVAL_MS;
+    this.validateAfterMs = opts.validateAfterMs ?? DEFAULT_VALIDATE_AFTER_MS;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** The pool of an image (created on first use); adopted pods of its slots join it as ready slots. */
+  pool(key: string, image: string, slotId: (postfix: string) => string): FunctionPool {
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = { key, image, slotId, slots: new Map(), rr: 0 };
+      this.pools.set(key, pool);
+    }
+    for (let i = 1; i <= this.maxParallel; i++) {
+      const postfix = String(i);
+      if (pool.slots.has(postfix)) continue;
+      const id = slotId(postfix);
+      const found = this.adopted.get(id);
+      if (found === undefined) continue;
+      this.adopted.delete(id);
+      const slot = this.addSlot(pool, postfix, "starting");
+      // Never validated: the first request checks it against the cluster.
+      this.markReady(slot, found.target, found.reclaimAfterMs);
+      slot.validatedAtMs = Number.NEGATIVE_INFINITY;
+    }
+    return pool;
+  }
+
+  /** Pools with at least one slot (for shutdown and tests). */
+  allPools(): FunctionPool[] {
+    return [...this.pools.values()];
+  }
+
+  /** Records a running pod found in the cluster; replaces an earlier record of the same slot. */
+  adopt(pod: AdoptedPod): boolean {
+    if (this.owner.has(pod.slotId)) return false;
+    this.adopted.set(pod.slotId, pod);
+    return true;
+  }
+
+  adoptedCount(): number {
+    return this.adopted.size;
+  }
+
+  /** Upstream's choice: least-loaded pod, or a new one (see the module comment). */
+  choose(pool: FunctionPool): Choice {
+    const slots = [...pool.slots.values()];
+    if (slots.length > 0) {
+      const pending = slots.reduce((n, s) => n + (s.state === "starting" ? s.waiting : 0), 0);
+      let min = Number.POSITIVE_INFINITY;
+      for (const s of slots) min = Math.min(min, load(s));
+      let best: PodSlot | undefined;
+      for (let i = 0; i < slots.length; i++) {
+        const idx = (pool.rr + i) % slots.length;
+        const s = slots[idx];
+        if (s !== undefined && load(s) === min) {
+          best = s;
+          pool.rr = (idx + 1) % slots.length;
+          break;
+        }
+      }
+      const scale = best === undefined || (min >= this.maxWaitlist && slots.length < this.maxParallel);
+      if (!scale && best !== undefined) {
+        if (best.state === "starting" && pending >= this.maxPending) return { kind: "full", waiting: pending };
+        return { kind: "use", slot: best };
+      }
+    }
+    const postfix = this.freePostfix(pool);
+    return postfix === undefined ? { kind: "full", waiting: 0 } : { kind: "create", postfix };
+  }
+
+  private freePostfix(pool: FunctionPool): string | undefined {
+    for (let i = 1; i <= this.maxParallel; i++) {
+      const p = String(i);
+      if (!pool.slots.has(p)) return p;
+    }
+    return undefined;
+  }
+
+  private addSlot(pool: FunctionPool, postfix: string, state: SlotState): PodSlot {
+    const id = pool.slotId(postfix);
+    const slot: PodSlot = {
+      id,
+      postfix,
+      pool: pool.key,
+      state,
+      waiting: 0,
+      inFlight: 0,
+      lastUsedMs: this.now(),
+      reclaimWrittenMs: 0,
+      validatedAtMs: Number.NEGATIVE_INFINITY,
+    };
+    pool.slots.set(postfix, slot);
+    this.owner.set(id, pool.key);
+    this.adopted.delete(id);
+    return slot;
+  }
+
+  /** A slot whose pod is being started. */
+  addStarting(pool: FunctionPool, postfix: string): PodSlot {
+    return this.addSlot(pool, postfix, "starting");
+  }
+
+  /** The pod answers: `reclaimAfterMs` is what its annotation says now. */
+  markReady(slot: PodSlot, target: PodTarget, reclaimAfterMs: number): void {
+    slot.state = "ready";
+    slot.target = target;
+    slot.reclaimWrittenMs = reclaimAfterMs;
+    slot.validatedAtMs = this.now();
+  }
+
+  /**
+   * Forgets a slot (its pod failed, vanished, is being replaced or was
+   * reclaimed). An emptied pool goes too: callers fetch the pool with
+   * `pool()` in the same synchronous step in which they choose from it.
+   */
+  remove(slot: PodSlot): void {
+    const pool = this.pools.get(slot.pool);
+    if (pool === undefined || pool.slots.get(slot.postfix) !== slot) return;
+    pool.slots.delete(slot.postfix);
+    this.owner.delete(slot.id);
+    if (pool.slots.size === 0) this.pools.delete(pool.key);
+  }
+
+  /** The slot currently holding pod id `id`, if any. */
+  slotById(id: string): PodSlot | undefined {
+    const key = this.owner.get(id);
+    if (key === undefined) return undefined;
+    for (const s of this.pools.get(key)?.slots.values() ?? []) if (s.id === id) return s;
+    return undefined;
+  }
+
+  isCurrent(slot: PodSlot): boolean {
+    return this.pools.get(slot.pool)?.slots.get(slot.postfix) === slot;
+  }
+
+  needsValidation(slot: PodSlot): boolean {
+    return this.now() - slot.validatedAtMs >= this.validateAfterMs;
+  }
+
+  validated(slot: PodSlot): void {
+    slot.validatedAtMs = this.now();
+  }
+
+  /** Makes the next use check the pod against the cluster first (a call could not reach it). */
+  invalidate(slot: PodSlot): void {
+    slot.validatedAtMs = Number.NEGATIVE_INFINITY;
+  }
+
+  /** An evaluation starts on a ready slot. */
+  begin(slot: PodSlot): void {
+    slot.inFlight++;
+    slot.lastUsedMs = this.now();
+  }
+
+  /**
+   * An evaluation ended. Returns the reclaim-after (ms) to write to the pod
+   * when the annotation lags the TTL by `patchIntervalMs` or more; the caller
+   * writes it and reports back with `reclaimWritten`.
+   */
+  end(slot: PodSlot): number | undefined {
+    slot.inFlight = Math.max(0, slot.inFlight - 1);
+    slot.lastUsedMs = this.now();
+    return this.reclaimPatch(slot);
+  }
+
+  /** The reclaim-after to write now, if the annotation lags far enough behind the last use. */
+  reclaimPatch(slot: PodSlot): number | undefined {
+    if (slot.state !== "ready") return undefined;
+    const wanted = this.desiredReclaimAfter(slot);
+    return wanted - slot.reclaimWrittenMs >= this.patchIntervalMs ? wanted : undefined;
+  }
+
+  reclaimWritten(slot: PodSlot, ms: number): void {
+    slot.reclaimWrittenMs = Math.max(slot.reclaimWrittenMs, ms);
+  }
+
+  /** Last use + TTL. */
+  desiredReclaimAfter(slot: PodSlot): number {
+    return slot.lastUsedMs + this.ttlMs;
+  }
+
+  /** Reclaim-after for a newly created pod (now + TTL). */
+  newReclaimAfter(): number {
+    return this.now() + this.ttlMs;
+  }
+
+  /** Whether the slot (by pod id) is busy here: requests waiting or evaluations running. */
+  busy(id: string): boolean {
+    const s = this.slotById(id);
+    return s !== undefined && (s.inFlight > 0 || s.waiting > 0 || s.state === "starting");
+  }
+}
+
+export const load = (s: PodSlot): number => s.waiting + s.inFlight;
+
+/**
+ * What the garbage collector should do with one function pod, from its
+ * phase, deletion mark, annotations and this runner's own view. Pure.
+ */
+export type PodVerdict =
+  | { action: "keep" }
+  | { action: "extend"; reclaimAfterMs: number }
+  | { action: "delete"; reason: "failed" | "expired" | "stale-template" }
+  | { action: "skip"; reason: "deleting" };
+
+export interface PodFacts {
+  phase?: string;
+  deleting: boolean;
+  /** `fn.kpt.dev/reclaim-after` in ms (undefined: missing or unreadable). */
+  reclaimAfterMs?: number;
+  /** creationTimestamp in ms, for a pod without a readable reclaim-after. */
+  createdMs?: number;
+  templateVersion?: string;
+}
+
+export interface LocalFacts {
+  /** Waiting requests or evaluations in flight here. */
+  busy: boolean;
+  /** Last use + TTL, when this runner uses the pod. */
+  desiredReclaimAfterMs?: number;
+}
+
+export function judgePod(pod: PodFacts, local: LocalFacts, now: number, ttlMs: number, currentTemplate: string | undefined): PodVerdict {
+  if (pod.deleting) return { action: "skip", reason: "deleting" };
+  if (pod.phase === "Failed" || pod.phase === "Succeeded") return { action: "delete", reason: "failed" };
+  if (local.busy) return { action: "keep" };
+  if (currentTemplate !== undefined && pod.templateVersion !== undefined && pod.templateVersion !== currentTemplate) {
+    return { action: "delete", reason: "stale-template" };
+  }
+  const annotated = pod.reclaimAfterMs ?? (pod.createdMs === undefined ? undefined : pod.createdMs + ttlMs);
+  const desired = local.desiredReclaimAfterMs;
+  if (annotated !== undefined && annotated > now) return { action: "keep" };
+  // The annotation says expired, but this runner used the pod since it last wrote it.
+  if (desired !== undefined && desired > now) return { action: "extend", reclaimAfterMs: desired };
+  if (annotated === undefined && desired === undefined) return { action: "keep" };
+  return { action: "delete", reason: "expired" };
+}
+
+/** `fn.kpt.dev/reclaim-after` (unix seconds, as upstream writes it) → ms; undefined when unreadable. */
+export function parseReclaimAfter(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,12}$/.test(value.trim())) return undefined;
+  return Number(value.trim()) * 1000;
+}
+
+/** ms → the annotation's unix seconds. */
+export const formatReclaimAfter = (ms: number): string => String(Math.floor(ms / 1000));

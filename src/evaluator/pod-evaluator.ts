@@ -1,0 +1,409 @@
+/**
+ * The pod runtime (design.md §1 item 10, issue 7 item 3): each function
+ * image, pinned to its digest, runs in a pod built from `base-pod-template`
+ * with a ClusterIP Service in front; the runner calls the wrapper server in
+ * it over gRPC.
+ *
+ * One evaluation:
+ * 1. resolve the image (metadata cache: no network on a hit) → its pod ids;
+ * 2. pick a pod (./pod-cache.ts): a ready one, or the one being started
+ *    (wait in its waitlist), or start one. Concurrent first requests for an
+ *    image start exactly one pod; up to `--max-parallel-pods-per-function`
+ *    pods share the load once each carries `--max-waitlist-length`;
+ *    requests waiting for pods beyond `--max-pending-evaluations` are
+ *    refused (TOO_MANY_REQUESTS);
+ * 3. a ready pod not checked for `validateAfterMs` is checked first: it
+ *    exists (same uid), has not failed, is not terminating, comes from the
+ *    current template, and its Service exists. Otherwise it is deleted and
+ *    replaced;
+ * 4. call it; a pod that cannot be reached is checked and the call tried
+ *    again (twice at most, as Porch's --max-grpc-retries);
+ * 5. the pod's `fn.kpt.dev/reclaim-after` follows its last use (patched at
+ *    most once per `patchIntervalMs`).
+ * Starting a pod: Service (AlreadyExists: kept when it selects the pod's
+ * label), Pod (AlreadyExists: adopted when ours, healthy and of the current
+ * template, else replaced), then wait for Running + Ready and the Endpoints
+ * (./pod-waiter.ts). Pods found at start-up are adopted; ./pod-gc.ts reclaims
+ * expired and failed ones every `--scan-interval`.
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import { isRunnerError, RunnerError } from "../errors.ts";
+import type { KubeClient } from "../kube/client.ts";
+import { isKubeApiError } from "../kube/errors.ts";
+import type { PodPlan } from "../kube/pod-planner.ts";
+import { podIdForImage } from "../kube/pod-id.ts";
+import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
+import type { Logger } from "../log.ts";
+import { type Clock, PodCache, type PodSlot, type PodTarget, formatReclaimAfter, parseReclaimAfter } from "./pod-cache.ts";
+import { PodGc } from "./pod-gc.ts";
+import { type AddressMode, PodUnreachableError, WrapperClients, podAddress } from "./pod-grpc.ts";
+import {
+  createOrAdoptPod,
+  deletePod,
+  deleteServiceIfUnused,
+  ensureService,
+  labelOf,
+  listFunctionPods,
+  patchReclaimAfter,
+  selects,
+  templateVersionOfPod,
+} from "./pod-kube.ts";
+import { podHealth, waitForPod } from "./pod-waiter.ts";
+import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
+import { Waitlist } from "./waitlist.ts";
+
+export interface PodEvaluatorOptions {
+  client: KubeClient;
+  /** The Pod and Service for instance `postfix` of `image` (the Secret and template ensured; nothing created). */
+  prepare: (image: string, postfix: string) => Promise<PodPlan>;
+  /** The current `base-pod-template` version. */
+  templateVersion: () => Promise<string>;
+  /** Image → resolved metadata (reference and digest name the pods). */
+  resolve: (image: string) => Promise<{ reference: string; digest: string }>;
+  namespace: string;
+  logger: Logger;
+  /** `--pod-ttl`. */
+  ttlMs: number;
+  /** `--scan-interval` (0: no periodic garbage collection). */
+  scanIntervalMs: number;
+  maxParallel: number;
+  maxWaitlist: number;
+  maxPending: number;
+  /** `--max-request-body-size`: gRPC message limit. */
+  maxMessageSize: number;
+  addressMode: AddressMode;
+  /** `--pod-dns-suffix`. */
+  dnsSuffix: string;
+  /** `--pod-ready-timeout` (default 60 s). */
+  readyTimeoutMs?: number;
+  /** Readiness poll interval (default 100 ms). */
+  pollMs?: number;
+  clock?: Clock;
+  patchIntervalMs?: number;
+  validateAfterMs?: number;
+  /** Attempts after an unreachable pod (default 2). */
+  unreachableRetries?: number;
+  /** Tests: where to dial a ready pod (default: `--pod-address-mode`). */
+  address?: (target: Omit<PodTarget, "address">) => string;
+  orphanServiceGraceMs?: number;
+}
+
+/** A request may carry the caller's cancellation. */
+type Request = EvaluationRequest & { signal?: AbortSignal };
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** No NOT_FOUND leaves the pod runtime: it is the last one, and NOT_FOUND would mean "no runtime knows this image". */
+function noNotFound(e: unknown): unknown {
+  if (!isRunnerError(e) || e.code !== "NOT_FOUND") return e;
+  return new RunnerError(isKubeApiError(e) ? "KUBE_UNAVAILABLE" : "INTERNAL", `pod runtime: ${e.message}`, { cause: e });
+}
+
+export class PodEvaluator implements FunctionEvaluator {
+  readonly cache: PodCache;
+  readonly gc: PodGc;
+  private readonly grpc: WrapperClients;
+  private readonly waitlists = new WeakMap<PodSlot, Waitlist<PodTarget>>();
+  private readonly validations = new Map<PodSlot, Promise<boolean>>();
+  private readonly closing = new AbortController();
+  private starting: Promise<void> | undefined;
+  private readonly readyTimeoutMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly opts: PodEvaluatorOptions) {
+    this.cache = new PodCache({
+      ttlMs: opts.ttlMs,
+      maxParallel: opts.maxParallel,
+      maxWaitlist: opts.maxWaitlist,
+      maxPending: opts.maxPending,
+      ...(opts.clock === undefined ? {} : { clock: opts.clock }),
+      ...(opts.patchIntervalMs === undefined ? {} : { patchIntervalMs: opts.patchIntervalMs }),
+      ...(opts.validateAfterMs === undefined ? {} : { validateAfterMs: opts.validateAfterMs }),
+    });
+    this.grpc = new WrapperClients(opts.maxMessageSize);
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+    this.pollMs = opts.pollMs ?? 100;
+    this.gc = new PodGc({
+      client: async () => opts.client,
+      namespace: opts.namespace,
+      cache: this.cache,
+      templateVersion: () => opts.templateVersion(),
+      retire: (slot) => this.retire(slot),
+      logger: opts.logger,
+      ...(opts.orphanServiceGraceMs === undefined ? {} : { orphanServiceGraceMs: opts.orphanServiceGraceMs }),
+    });
+  }
+
+  /** Adopts the function pods already running (once) and starts the garbage collector. Never throws. */
+  start(): Promise<void> {
+    if (this.starting === undefined) {
+      this.starting = this.adoptRunning().catch((e: unknown) => {
+        this.opts.logger.warn("pod runtime: cannot list existing function pods; none adopted", { error: errorText(e) });
+      });
+      this.gc.start(this.opts.scanIntervalMs);
+    }
+    return this.starting;
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+    this.gc.stop();
+    this.grpc.close();
+  }
+
+  async evaluate(req: Request): Promise<EvaluationResult> {
+    try {
+      return await this.run(req);
+    } catch (e) {
+      throw noNotFound(e);
+    }
+  }
+
+  private async run(req: Request): Promise<EvaluationResult> {
+    await this.start();
+    const metadata = await this.opts.resolve(req.image);
+    const key = podIdForImage(metadata, "1");
+    const slotId = (postfix: string): string => podIdForImage(metadata, postfix);
+    const retries = this.opts.unreachableRetries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      const slot = await this.acquire(key, req, slotId);
+      const target = slot.target as PodTarget;
+      try {
+        return await this.grpc.evaluate(target.address, req.image, req.resourceList, {
+          ...(req.deadline === undefined ? {} : { deadline: req.deadline }),
+          ...(req.signal === undefined ? {} : { signal: req.signal }),
+          where: `${target.namespace}/${target.podName}`,
+        });
+      } catch (e) {
+        if (e instanceof PodUnreachableError) {
+          this.grpc.drop(target.address);
+          this.cache.invalidate(slot);
+          const timeLeft = req.deadline === undefined || req.deadline > Date.now();
+          if (attempt < retries && timeLeft) {
+            this.opts.logger.warn("function pod unreachable; checking it and trying again", { pod: target.podName, attempt: attempt + 1, error: e.message });
+            continue;
+          }
+        }
+        throw e;
+      } finally {
+        this.finish(slot);
+      }
+    }
+  }
+
+  /** An evaluation on `slot` ended: count it, and move reclaim-after along when it lags. */
+  private finish(slot: PodSlot): void {
+    const patch = this.cache.end(slot);
+    if (patch === undefined || !this.cache.isCurrent(slot) || slot.target === undefined) return;
+    const target = slot.target;
+    const previous = slot.reclaimWrittenMs;
+    // Optimistic, so concurrent evaluations do not patch the same pod twice.
+    this.cache.reclaimWritten(slot, patch);
+    patchReclaimAfter(this.opts.client, target.namespace, target.podName, patch, target.hasAnnotations).then(
+      () => this.opts.logger.debug("function pod reclaim-after extended", { pod: target.podName, reclaimAfter: formatReclaimAfter(patch) }),
+      (e: unknown) => {
+        slot.reclaimWrittenMs = previous;
+        this.opts.logger.warn("cannot extend a function pod's reclaim-after (garbage collection will retry)", { pod: target.podName, error: errorText(e) });
+      },
+    );
+  }
+
+  /** A ready slot with an evaluation counted on it (`begin`); see the module comment. */
+  private async acquire(key: string, req: Request, slotId: (postfix: string) => string): Promise<PodSlot> {
+    for (let round = 0; round < 4; round++) {
+      // pool() and choose() in one synchronous step: concurrent callers see each other's choice.
+      const pool = this.cache.pool(key, req.image, slotId);
+      const choice = this.cache.choose(pool);
+      if (choice.kind === "full") {
+        throw new RunnerError(
+          "TOO_MANY_REQUESTS",
+          `pod runtime: ${choice.waiting} evaluations of ${JSON.stringify(req.image)} are already waiting for function pods to start (--max-pending-evaluations ${this.cache.maxPending}); try again later`,
+        );
+      }
+      const slot = choice.kind === "create" ? this.startSlot(pool.key, this.cache.addStarting(pool, choice.postfix), req.image) : choice.slot;
+      if (slot.state === "starting") {
+        const waitlist = this.waitlists.get(slot);
+        if (waitlist === undefined) throw new RunnerError("INTERNAL", `pod runtime: slot ${slot.id} is starting without a waitlist`);
+        slot.waiting++;
+        try {
+          await waitlist.join({
+            ...(req.deadline === undefined ? {} : { deadline: req.deadline }),
+            ...(req.signal === undefined ? {} : { signal: req.signal }),
+            onDeadline: () =>
+              new RunnerError("TIMEOUT", `the caller's deadline passed while function pod ${slot.id} for ${JSON.stringify(req.image)} was starting`),
+            onAbort: () => new RunnerError("INTERNAL", `evaluation of ${JSON.stringify(req.image)} was cancelled while its pod was starting`),
+          });
+        } finally {
+          slot.waiting--;
+        }
+        this.cache.begin(slot);
+        return slot;
+      }
+      this.cache.begin(slot);
+      if (!this.cache.needsValidation(slot) || (await this.validate(slot))) return slot;
+      this.cache.end(slot);
+    }
+    throw new RunnerError("INTERNAL", `pod runtime: no healthy function pod for ${JSON.stringify(req.image)} after 4 attempts`);
+  }
+
+  private addressOf(t: Omit<PodTarget, "address">): string {
+    return this.opts.address?.(t) ?? podAddress(this.opts.addressMode, t, this.opts.dnsSuffix);
+  }
+
+  /** Starts the pod of a new slot in the background; its waitlist hears the outcome. */
+  private startSlot(poolKey: string, slot: PodSlot, image: string): PodSlot {
+    const waitlist = new Waitlist<PodTarget>();
+    this.waitlists.set(slot, waitlist);
+    const started = Date.now();
+    this.startPod(image, slot).then(
+      ({ target, reclaimAfterMs }) => {
+        if (!this.cache.isCurrent(slot)) {
+          waitlist.reject(new RunnerError("INTERNAL", `function pod ${target.podName} was dropped while it was starting`));
+          return;
+        }
+        this.cache.markReady(slot, target, reclaimAfterMs);
+        this.opts.logger.info("function pod ready", { pod: target.podName, pool: poolKey, image, ms: Date.now() - started, address: target.address });
+        waitlist.resolve(target);
+      },
+      (e: unknown) => {
+        this.cache.remove(slot);
+        this.opts.logger.warn("function pod did not start", { pod: slot.id, image, error: errorText(e) });
+        waitlist.reject(e);
+      },
+    );
+    return slot;
+  }
+
+  private async startPod(image: string, slot: PodSlot): Promise<{ target: PodTarget; reclaimAfterMs: number }> {
+    const { client, namespace, logger } = this.opts;
+    const plan = await this.opts.prepare(image, slot.postfix);
+    if (plan.podId !== slot.id) throw new RunnerError("INTERNAL", `pod runtime: planned pod id ${plan.podId} is not the slot's ${slot.id}`);
+    const reclaimAfterMs = this.cache.newReclaimAfter();
+    const annotations = { ...plan.pod.metadata?.annotations, [RECLAIM_AFTER_ANNOTATION]: formatReclaimAfter(reclaimAfterMs) };
+    const body: V1Pod = { ...plan.pod, metadata: { ...plan.pod.metadata, annotations } };
+    await ensureService(client, plan.service);
+    const { pod, adopted } = await createOrAdoptPod(client, body, logger);
+    const podName = pod.metadata?.name ?? plan.podId;
+    if (!adopted) logger.info("function pod created", { pod: podName, namespace, image: plan.pod.spec?.containers?.[0]?.image ?? image });
+    try {
+      const ready = await waitForPod({
+        client,
+        namespace,
+        podName,
+        ...(pod.metadata?.uid === undefined ? {} : { podUid: pod.metadata.uid }),
+        serviceName: plan.podId,
+        pollMs: this.pollMs,
+        timeoutMs: this.readyTimeoutMs,
+        signal: this.closing.signal,
+      });
+      const t = {
+        podName,
+        podUid: ready.pod.metadata?.uid ?? "",
+        podIP: ready.podIP,
+        serviceName: plan.podId,
+        namespace,
+        templateVersion: templateVersionOfPod(ready.pod) ?? plan.template.version,
+        hasAnnotations: ready.pod.metadata?.annotations !== undefined,
+      };
+      const written = adopted ? (parseReclaimAfter(ready.pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]) ?? 0) : reclaimAfterMs;
+      return { target: { ...t, address: this.addressOf(t) }, reclaimAfterMs: written };
+    } catch (e) {
+      // As upstream: a pod that did not come up is removed (with its Service, unless another pod uses it).
+      if (!this.closing.signal.aborted) void this.discard(podName, pod.metadata?.uid, plan.podId);
+      throw e;
+    }
+  }
+
+  private async discard(podName: string, uid: string | undefined, podId: string): Promise<void> {
+    try {
+      await deletePod(this.opts.client, this.opts.namespace, podName, uid);
+      await deleteServiceIfUnused(this.opts.client, this.opts.namespace, podId);
+    } catch (e) {
+      this.opts.logger.warn("cannot delete a function pod that did not start (garbage collection will retry)", { pod: podName, error: errorText(e) });
+    }
+  }
+
+  /** Forgets a slot and its channel. */
+  private retire(slot: PodSlot): void {
+    this.cache.remove(slot);
+    if (slot.target !== undefined) this.grpc.drop(slot.target.address);
+  }
+
+  /** Checks a ready slot against the cluster (concurrent callers share one check). */
+  private validate(slot: PodSlot): Promise<boolean> {
+    let p = this.validations.get(slot);
+    if (p === undefined) {
+      p = this.check(slot).finally(() => this.validations.delete(slot));
+      this.validations.set(slot, p);
+    }
+    return p;
+  }
+
+  private async check(slot: PodSlot): Promise<boolean> {
+    const t = slot.target;
+    if (t === undefined) return false;
+    const { client } = this.opts;
+    let problem: string | undefined;
+    let pod: V1Pod | undefined;
+    try {
+      const [found, svc, version] = await Promise.all([
+        client.find({ verb: "get", resource: "pods", namespace: t.namespace, name: t.podName }, (core) =>
+          core.readNamespacedPod({ name: t.podName, namespace: t.namespace }),
+        ),
+        client.find({ verb: "get", resource: "services", namespace: t.namespace, name: t.serviceName }, (core) =>
+          core.readNamespacedService({ name: t.serviceName, namespace: t.namespace }),
+        ),
+        this.opts.templateVersion(),
+      ]);
+      pod = found;
+      const health = found === undefined ? undefined : podHealth(found);
+      if (found === undefined || found.metadata?.uid !== t.podUid) problem = "the pod is gone";
+      else if (health?.state === "failed") problem = `the pod failed: ${health.why}`;
+      else if (health?.state === "deleting") problem = "the pod is being deleted";
+      else if (labelOf(found) !== t.serviceName) problem = "the pod lost its label";
+      else if (templateVersionOfPod(found) !== version) problem = `the pod template changed (pod ${templateVersionOfPod(found) ?? "none"}, now ${version})`;
+      else if (svc === undefined || !selects(svc, t.serviceName)) problem = `its service ${t.serviceName} is gone`;
+    } catch (e) {
+      // The API cannot tell: use the pod (a failed call will bring us back here).
+      this.opts.logger.warn("cannot check a function pod before reuse; using it", { pod: t.podName, error: errorText(e) });
+      return true;
+    }
+    if (problem === undefined) {
+      this.cache.validated(slot);
+      return true;
+    }
+    this.opts.logger.info("function pod replaced", { pod: t.podName, why: problem });
+    this.retire(slot);
+    if (pod !== undefined && pod.metadata?.uid === t.podUid && podHealth(pod).state !== "deleting") {
+      try {
+        await deletePod(client, t.namespace, t.podName, t.podUid);
+      } catch (e) {
+        this.opts.logger.warn("cannot delete a function pod being replaced (garbage collection will retry)", { pod: t.podName, error: errorText(e) });
+      }
+    }
+    return false;
+  }
+
+  /** Function pods already running from the current template become ready slots for their images. */
+  private async adoptRunning(): Promise<void> {
+    const [pods, version] = await Promise.all([listFunctionPods(this.opts.client, this.opts.namespace), this.opts.templateVersion()]);
+    let adopted = 0;
+    for (const pod of pods) {
+      const label = labelOf(pod);
+      const health = podHealth(pod);
+      if (label === undefined || health.state !== "ready" || templateVersionOfPod(pod) !== version) continue;
+      const t = {
+        podName: pod.metadata?.name ?? "",
+        podUid: pod.metadata?.uid ?? "",
+        podIP: health.podIP,
+        serviceName: label,
+        namespace: this.opts.namespace,
+        templateVersion: version,
+        hasAnnotations: pod.metadata?.annotations !== undefined,
+      };
+      const reclaimAfterMs = parseReclaimAfter(pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]) ?? 0;
+      if (this.cache.adopt({ slotId: label, target: { ...t, address: this.addressOf(t) }, reclaimAfterMs })) adopted++;
+    }
+    if (pods.length > 0) this.opts.logger.info("existing function pods adopted", { found: pods.length, adopted, namespace: this.opts.namespace });
+  }
+}
