@@ -14,9 +14,10 @@
  * one, so NOT_FOUND would read as "no runtime knows this image".
  */
 import * as grpc from "@grpc/grpc-js";
+import { evaluatorService } from "../server/services.ts";
 import { ErrorCode, RunnerError } from "../errors.ts";
 import { WRAPPER_SERVER_PORT } from "../kube/pod-template.ts";
-import { EVALUATE_PATH, type EvaluateFunctionRequest, type EvaluateFunctionResponse, evaluateRequestCodec, evaluateResponseCodec } from "../server/proto.ts";
+import type { EvaluateFunctionRequest, EvaluateFunctionResponse } from "../server/proto.ts";
 import type { EvaluationResult } from "./types.ts";
 
 /** Header in which our wrapper (src/server/grpc.ts) sends the stable error code. */
@@ -43,20 +44,7 @@ export class PodUnreachableError extends RunnerError {
   }
 }
 
-const EvaluatorClient = grpc.makeGenericClientConstructor(
-  {
-    EvaluateFunction: {
-      path: EVALUATE_PATH,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: evaluateRequestCodec.encode,
-      requestDeserialize: evaluateRequestCodec.decode,
-      responseSerialize: evaluateResponseCodec.encode,
-      responseDeserialize: evaluateResponseCodec.decode,
-    },
-  },
-  "FunctionEvaluator",
-);
+const EvaluatorClient = grpc.makeGenericClientConstructor(evaluatorService, "FunctionEvaluator");
 
 const isServiceError = (e: unknown): e is grpc.ServiceError => e instanceof Error && typeof (e as { code?: unknown }).code === "number";
 

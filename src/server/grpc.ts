@@ -8,19 +8,13 @@ import type { FunctionEvaluator } from "../evaluator/types.ts";
 import type { Logger } from "../log.ts";
 import type { ServiceMetrics } from "./metrics.ts";
 import {
-  EVALUATE_PATH,
-  evaluateRequestCodec,
-  evaluateResponseCodec,
-  HEALTH_CHECK_PATH,
-  HEALTH_WATCH_PATH,
-  healthRequestCodec,
-  healthResponseCodec,
   ServingStatus,
   type EvaluateFunctionRequest,
   type EvaluateFunctionResponse,
   type HealthCheckRequest,
   type HealthCheckResponse,
 } from "./proto.ts";
+import { evaluatorService, healthService } from "./services.ts";
 import { GRPC_STATUS } from "./status.ts";
 
 export interface GrpcDeps {
@@ -44,39 +38,6 @@ const HEALTH_SERVICES: ReadonlySet<string> = new Set(["", "evaluator.FunctionEva
 
 /** Header carrying the stable RunnerError code in trailers, for clients that want more than the gRPC status. */
 export const ERROR_CODE_METADATA = "x-function-runner-error-code";
-
-const evaluatorService: grpc.ServiceDefinition = {
-  EvaluateFunction: {
-    path: EVALUATE_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: evaluateRequestCodec.encode,
-    requestDeserialize: evaluateRequestCodec.decode,
-    responseSerialize: evaluateResponseCodec.encode,
-    responseDeserialize: evaluateResponseCodec.decode,
-  },
-};
-
-const healthService: grpc.ServiceDefinition = {
-  Check: {
-    path: HEALTH_CHECK_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: healthRequestCodec.encode,
-    requestDeserialize: healthRequestCodec.decode,
-    responseSerialize: healthResponseCodec.encode,
-    responseDeserialize: healthResponseCodec.decode,
-  },
-  Watch: {
-    path: HEALTH_WATCH_PATH,
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: healthRequestCodec.encode,
-    requestDeserialize: healthRequestCodec.decode,
-    responseSerialize: healthResponseCodec.encode,
-    responseDeserialize: healthResponseCodec.decode,
-  },
-};
 
 /** A RunnerError as a gRPC status; anything else is INTERNAL. */
 export function toGrpcError(e: unknown): grpc.ServerErrorResponse {

@@ -20,14 +20,8 @@ import { FunctionProcesses } from "../evaluator/process.ts";
 import { hasErrorResult } from "../evaluator/results.ts";
 import type { Logger } from "../log.ts";
 import { toGrpcError } from "../server/grpc.ts";
+import { evaluatorService, healthService } from "../server/services.ts";
 import {
-  EVALUATE_PATH,
-  evaluateRequestCodec,
-  evaluateResponseCodec,
-  HEALTH_CHECK_PATH,
-  HEALTH_WATCH_PATH,
-  healthRequestCodec,
-  healthResponseCodec,
   ServingStatus,
   type EvaluateFunctionRequest,
   type EvaluateFunctionResponse,
@@ -52,39 +46,6 @@ export interface WrapperServer {
   /** Health turns NOT_SERVING, calls get `graceMs`, then they and their functions are killed. */
   stop(graceMs: number): Promise<void>;
 }
-
-// Built from the service engineer's embedded proto codecs (src/server/proto.ts).
-const evaluatorService: grpc.ServiceDefinition = {
-  EvaluateFunction: {
-    path: EVALUATE_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: evaluateRequestCodec.encode,
-    requestDeserialize: evaluateRequestCodec.decode,
-    responseSerialize: evaluateResponseCodec.encode,
-    responseDeserialize: evaluateResponseCodec.decode,
-  },
-};
-const healthService: grpc.ServiceDefinition = {
-  Check: {
-    path: HEALTH_CHECK_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: healthRequestCodec.encode,
-    requestDeserialize: healthRequestCodec.decode,
-    responseSerialize: healthResponseCodec.encode,
-    responseDeserialize: healthResponseCodec.decode,
-  },
-  Watch: {
-    path: HEALTH_WATCH_PATH,
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: healthRequestCodec.encode,
-    requestDeserialize: healthRequestCodec.decode,
-    responseSerialize: healthResponseCodec.encode,
-    responseDeserialize: healthResponseCodec.decode,
-  },
-};
 
 const DEFAULT_MAX_STDERR = 1024 * 1024;
 
