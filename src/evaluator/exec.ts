@@ -34,7 +34,6 @@ export interface ExecEvaluatorOptions {
 }
 
 /** A request may carry the caller's cancellation (gRPC "cancelled"); the seam does not require it. */
-export type CancellableRequest = EvaluationRequest & { signal?: AbortSignal };
 
 type ConfigState =
   | { kind: "unloaded" }
@@ -76,7 +75,7 @@ export class ExecEvaluator implements FunctionEvaluator {
     return table;
   }
 
-  async evaluate(req: CancellableRequest): Promise<EvaluationResult> {
+  async evaluate(req: EvaluationRequest): Promise<EvaluationResult> {
     const table = await this.#refresh();
     const fn = lookupFunction(table, req.image, this.#opts.defaultImagePrefix);
     if (fn === undefined) {

@@ -89,7 +89,7 @@ export interface PodEvaluatorOptions {
 }
 
 /** A request may carry the caller's cancellation. */
-type Request = EvaluationRequest & { signal?: AbortSignal };
+
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -151,7 +151,7 @@ export class PodEvaluator implements FunctionEvaluator {
     this.grpc.close();
   }
 
-  async evaluate(req: Request): Promise<EvaluationResult> {
+  async evaluate(req: EvaluationRequest): Promise<EvaluationResult> {
     try {
       return await this.run(req);
     } catch (e) {
@@ -159,7 +159,7 @@ export class PodEvaluator implements FunctionEvaluator {
     }
   }
 
-  private async run(req: Request): Promise<EvaluationResult> {
+  private async run(req: EvaluationRequest): Promise<EvaluationResult> {
     await this.start();
     const metadata = await this.opts.resolve(req.image);
     const key = podIdForImage(metadata, "1");
@@ -209,7 +209,7 @@ export class PodEvaluator implements FunctionEvaluator {
   }
 
   /** A ready slot with an evaluation counted on it (`begin`); see the module comment. */
-  private async acquire(key: string, req: Request, slotId: (postfix: string) => string): Promise<PodSlot> {
+  private async acquire(key: string, req: EvaluationRequest, slotId: (postfix: string) => string): Promise<PodSlot> {
     for (let round = 0; round < 4; round++) {
       // pool() and choose() in one synchronous step: concurrent callers see each other's choice.
       const pool = this.cache.pool(key, req.image, slotId);

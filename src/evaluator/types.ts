@@ -7,6 +7,8 @@ export interface EvaluationRequest {
   resourceList: Uint8Array;
   /** Epoch milliseconds after which the caller has given up; undefined: none. */
   deadline?: number;
+  /** Aborted when the caller goes away (gRPC cancel, HTTP client disconnect): stop the function. */
+  signal?: AbortSignal;
 }
 
 export interface EvaluationResult {

@@ -39,6 +39,13 @@ const HEALTH_SERVICES: ReadonlySet<string> = new Set(["", "evaluator.FunctionEva
 /** Header carrying the stable RunnerError code in trailers, for clients that want more than the gRPC status. */
 export const ERROR_CODE_METADATA = "x-function-runner-error-code";
 
+/** Aborts when the client cancels the call, so the function (process or pod call) stops too. */
+function cancelled(call: grpc.ServerUnaryCall<EvaluateFunctionRequest, EvaluateFunctionResponse>): AbortSignal {
+  const controller = new AbortController();
+  call.once("cancelled", () => controller.abort(new RunnerError("TIMEOUT", "the caller cancelled the call")));
+  return controller.signal;
+}
+
 /** A RunnerError as a gRPC status; anything else is INTERNAL. */
 export function toGrpcError(e: unknown): grpc.ServerErrorResponse {
   const err = isRunnerError(e) ? e : new RunnerError("INTERNAL", e instanceof Error ? e.message : String(e));
@@ -76,7 +83,7 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
     };
     const run = image.trim() === ""
       ? Promise.reject(new RunnerError("INVALID_ARGUMENT", "EvaluateFunctionRequest.image is empty"))
-      : evaluator.evaluate({ image, resourceList, deadline: deadlineMs(call.getDeadline()) });
+      : evaluator.evaluate({ image, resourceList, deadline: deadlineMs(call.getDeadline()), signal: cancelled(call) });
     run.then(
       (res) => {
         finish("ok", "OK");

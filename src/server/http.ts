@@ -112,7 +112,7 @@ export function httpApp(deps: HttpDeps): Hono {
     const text = typeof body.resourceList === "string" ? body.resourceList : JSON.stringify(body.resourceList);
     const started = performance.now();
     try {
-      const res = await evaluator.evaluate({ image: body.image, resourceList: encoder.encode(text) });
+      const res = await evaluator.evaluate({ image: body.image, resourceList: encoder.encode(text), signal: c.req.raw.signal });
       metrics.evaluationDuration.labels("http", "ok").observe((performance.now() - started) / 1000);
       return c.json({ resourceList: decoder.decode(res.resourceList), log: decoder.decode(res.log) });
     } catch (e) {

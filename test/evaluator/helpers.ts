@@ -120,6 +120,17 @@ export class PorchClient {
     return { resourceList: decode(res.resource_list as Uint8Array), log: decode(res.log as Uint8Array) };
   }
 
+  /** Starts a call the test can cancel, as Porch does when its own caller goes away. */
+  evaluateCancellable(image: string, resourceList: string): { done: Promise<unknown>; cancel: () => void } {
+    const fn = (this.#evaluator as unknown as Record<string, (req: Msg, opts: object, cb: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall>).EvaluateFunction;
+    if (!fn) throw new Error("no method EvaluateFunction");
+    let call: grpc.ClientUnaryCall | undefined;
+    const done = new Promise((resolve) => {
+      call = fn.call(this.#evaluator, { image, resource_list: Buffer.from(resourceList) }, { deadline: Date.now() + 30_000 }, (err) => resolve(err));
+    });
+    return { done, cancel: () => call?.cancel() };
+  }
+
   async check(service = "", deadlineMs = 5_000): Promise<number> {
     const res = await this.#call(this.#health, "Check", { service }, deadlineMs);
     return res.status as number;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { postJson, startInProcess, type InProcess } from "../service/helpers.ts";
 import { alive, BUN, failure, fixture, PorchClient, RESOURCE_LIST, ROOT, SERVING, tempDir, waitFor, writeFunctionsConfig } from "./helpers.ts";
@@ -59,6 +59,19 @@ describe("gRPC EvaluateFunction on --port with the exec runtime", () => {
     expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     const [shell, child] = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
     expect(await waitFor(() => !alive(shell ?? 0) && !alive(child ?? 0), 3_000)).toBe(true);
+  });
+});
+
+describe("cancellation", () => {
+  test("a call the client cancels stops the function's process group", async () => {
+    rmSync(pidFile, { force: true });
+    const { done, cancel } = porch.evaluateCancellable("example.com/fns/hang:v1", RESOURCE_LIST);
+    expect(await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim().includes(" "), 5_000)).toBe(true);
+    const [shell, child] = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
+    expect(alive(shell ?? 0)).toBe(true);
+    cancel();
+    expect(((await done) as grpc.ServiceError).code).toBe(grpc.status.CANCELLED);
+    expect(await waitFor(() => !alive(shell ?? 0) && !alive(child ?? 0), 5_000)).toBe(true);
   });
 });
 
