@@ -43,6 +43,8 @@ export interface KubeRuntimeOptions {
   serviceAccountTtlMs?: number;
   /** Overrides WRAPPER_SERVER_IMAGE. */
   wrapperServerImage?: string;
+  /** How long the base PodTemplate is trusted before it is read again (default 10 s). */
+  templateTtlMs?: number;
 }
 
 /** What `podspec` and POST /v1/pods/spec answer: the plan without the resolver's internals. */
@@ -169,6 +171,7 @@ export class KubeRuntime {
       maxRequestBodySize: this.config["max-request-body-size"],
       podTtlMs: this.config["pod-ttl"],
       wrapperServerImage: this.wrapperServerImage,
+      templateTtlMs: this.opts.templateTtlMs,
       logger: this.logger,
     });
     return this.plannerInstance;

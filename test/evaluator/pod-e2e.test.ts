@@ -130,16 +130,11 @@ describe("replacement", () => {
       });
       return world.server.getObject<{ metadata: { resourceVersion: string } }>("podtemplates", NS, BASE_POD_TEMPLATE_NAME)?.metadata.resourceVersion ?? "";
     };
-    // The planner re-reads the template every 10 s; tests drop its copy instead of waiting.
-    const forgetTemplate = (r: { runner: { kube: { planner: unknown } } }): void => {
-      (r.runner.kube.planner as { cachedTemplate?: unknown }).cachedTemplate = undefined;
-    };
     const a = await world.runner([], { validateAfterMs: 0 });
     await a.pod.evaluate(req(img.image));
     const first = functionPods(world.server).find(mine);
     const v2 = editTemplate();
     expect(v2).not.toBe(first?.metadata?.annotations?.[TEMPLATE_VERSION_ANNOTATION]);
-    forgetTemplate(a);
     await a.pod.evaluate(req(img.image));
     const second = functionPods(world.server).filter(mine);
     expect(second).toHaveLength(1);

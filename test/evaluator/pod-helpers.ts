@@ -90,7 +90,7 @@ export async function startPodWorld(opts: WorldOptions = {}): Promise<PodWorld> 
       const { config } = parseCommandLine(["--kubeconfig", kubeconfig, "--pod-namespace", NS, "--pod-address-mode", "pod-ip", "--functions", "/nonexistent", ...args]);
       const logger = memoryLogger();
       const runner = createRunner(config, logger, {
-        kube: { env: {}, homeDir: "", wrapperServerImage: "example.test/wrapper-server:v1", client: { retry: fastKubeRetry } },
+        kube: { env: {}, homeDir: "", wrapperServerImage: "example.test/wrapper-server:v1", client: { retry: fastKubeRetry }, templateTtlMs: 0 },
         pod: { pollMs: 20, ...overrides },
       });
       const pod = await runner.pod?.instance();
