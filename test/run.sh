@@ -11,8 +11,9 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 # The container test: buildah builds the Containerfile, podman+runc run it,
-# mmdebstrap makes the build stage's Debian base offline; wrk drives `npm run bench`.
-for tool in buildah podman runc mmdebstrap wrk; do
+# mmdebstrap makes the build stage's Debian base offline; wrk and skopeo are the
+# bench's load generator and peer (`npm run bench`).
+for tool in buildah podman runc mmdebstrap wrk skopeo; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then

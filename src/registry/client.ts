@@ -138,6 +138,7 @@ export class RegistryClient {
       throw new RunnerError("DIGEST_MISMATCH", `manifest of ${image} from registry ${ref.registry} hashes to ${top.digest}, not the pinned ${ref.digest}`);
     }
     let parsed = classifyManifest(top.bytes, top.contentType);
+    const mediaType = parsed.mediaType;
     let platformDigest = top.digest;
     if (parsed.kind === "index") {
       const child = selectPlatform(parsed.index, platform);
@@ -180,7 +181,7 @@ export class RegistryClient {
       entrypoint: entry.entrypoint,
       configEntrypoint: entry.configEntrypoint,
       configCmd: entry.configCmd,
-      mediaType: classifyManifest(top.bytes, top.contentType).mediaType,
+      mediaType,
     };
   }
 
