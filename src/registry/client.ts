@@ -260,7 +260,8 @@ export class RegistryClient {
     const limit = this.manifestLimit;
     return retrying(
       this.retry,
-      () => httpRequest({ url, headers, maxBytes: limit, dispatcher: route.dispatcher }),
+      // Error bodies get 1 MiB: they only carry a code and a message.
+      () => httpRequest({ url, headers, maxBytes: (status) => (status >= 400 ? ERROR_BODY_LIMIT : limit), dispatcher: route.dispatcher }),
       (o) => {
         if ("error" in o) {
           const e = o.error;

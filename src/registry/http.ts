@@ -15,8 +15,8 @@ export interface HttpRequest {
   method?: "GET" | "POST" | "HEAD";
   headers?: Record<string, string>;
   body?: string;
-  /** Bodies larger than this fail with TOO_LARGE instead of being truncated. */
-  maxBytes: number;
+  /** Bodies larger than this fail with TOO_LARGE instead of being truncated; may depend on the status. */
+  maxBytes: number | ((status: number) => number);
   dispatcher: Dispatcher;
   signal?: AbortSignal;
 }
@@ -114,10 +114,11 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     throw classifyTransportError(e);
   }
   const headers = flatten(res.headers);
+  const maxBytes = typeof req.maxBytes === "number" ? req.maxBytes : req.maxBytes(res.statusCode);
   const declared = Number(headers["content-length"] ?? "NaN");
-  if (Number.isFinite(declared) && declared > req.maxBytes) {
+  if (Number.isFinite(declared) && declared > maxBytes) {
     res.body.destroy();
-    throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} declares ${declared} bytes, over the ${req.maxBytes}-byte limit`);
+    throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} declares ${declared} bytes, over the ${maxBytes}-byte limit`);
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -125,9 +126,9 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     for await (const chunk of res.body) {
       const bytes = chunk instanceof Uint8Array ? chunk : new TextEncoder().encode(String(chunk));
       size += bytes.byteLength;
-      if (size > req.maxBytes) {
+      if (size > maxBytes) {
         res.body.destroy();
-        throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} exceeds the ${req.maxBytes}-byte limit`);
+        throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} exceeds the ${maxBytes}-byte limit`);
       }
       chunks.push(bytes);
     }

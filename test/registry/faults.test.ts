@@ -180,12 +180,39 @@ describe("size limits", () => {
     await close();
   });
 
+  test("an error body over 1 MiB is TOO_LARGE (error bodies have their own, smaller cap)", async () => {
+    inject(isManifest, { respond: { status: 404, body: new Uint8Array((1 << 20) + 1).fill(0x20) } });
+    const { resolver, close } = makeClient();
+    expect((await rejection(resolver.resolve(`${proxy.host}/faults/img:v1`))).code).toBe("TOO_LARGE");
+    await close();
+  });
+
   test("exactly at the limit is accepted (the check is not off by one)", async () => {
     inject(isManifest, { rewriteBody: (b) => { const out = new Uint8Array(4 << 20).fill(0x20); out.set(b); return out; }, removeHeaders: ["docker-content-digest"] });
     const { resolver, close } = makeClient();
     const { metadata } = await resolver.resolve(`${proxy.host}/faults/img:v1`);
     expect(metadata.entrypoint).toEqual(["/f"]);
     await close();
+  });
+});
+
+describe("connections", () => {
+  test("keep-alive: after the first resolve, nine more open no new connection", async () => {
+    inject(() => false, {});
+    const front = await startProxy({ upstream: reg.url });
+    const { resolver, close } = makeClient({ insecure: [front.host] });
+    const seen: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      resolver.forget(`${front.host}/faults/img:v1`);
+      await resolver.resolve(`${front.host}/faults/img:v1`);
+      seen.push(front.connections());
+    }
+    expect(front.requests().filter((r) => r.method === "GET")).toHaveLength(20);
+    // The first resolve pays for the https probe and the plain-HTTP pool; the rest reuse it.
+    expect(seen.every((n) => n === seen[0])).toBe(true);
+    expect(seen[0]).toBeLessThanOrEqual(3);
+    await close();
+    await front.stop();
   });
 });
 

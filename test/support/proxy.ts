@@ -55,6 +55,8 @@ export interface TestProxy {
   requests(): ProxyRequest[];
   clear(): void;
   setOnRequest(fn: OnRequest | undefined): void;
+  /** TCP connections clients opened to the proxy. */
+  connections(): number;
   stop(): Promise<void>;
 }
 
@@ -84,6 +86,8 @@ interface Listening {
   server: Server;
   port: number;
   close(): Promise<void>;
+  /** TCP connections accepted so far (keep-alive reuse shows as few connections for many requests). */
+  connections(): number;
 }
 
 async function listen(
@@ -93,11 +97,15 @@ async function listen(
 ): Promise<Listening> {
   const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const track = (s: Socket): void => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   };
-  server.on("connection", track);
+  server.on("connection", (s: Socket) => {
+    accepted++; // every TCP connection, TLS or not, fires this once
+    track(s);
+  });
   server.on("secureConnection", track);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -108,6 +116,7 @@ async function listen(
   return {
     server,
     port: a.port,
+    connections: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -195,6 +204,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<TestProxy> {
     setOnRequest: (fn) => {
       onRequest = fn;
     },
+    connections: () => l.connections(),
     stop: () => l.close(),
   };
 }
