@@ -45,9 +45,9 @@ import {
   labelOf,
   listFunctionPods,
   patchReclaimAfter,
-  selects,
   templateVersionOfPod,
 } from "./pod-kube.ts";
+import { reuseProblem } from "./pod-reuse.ts";
 import { podHealth, waitForPod } from "./pod-waiter.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
 import { Waitlist } from "./waitlist.ts";
@@ -356,13 +356,7 @@ export class PodEvaluator implements FunctionEvaluator {
         this.opts.templateVersion(),
       ]);
       pod = found;
-      const health = found === undefined ? undefined : podHealth(found);
-      if (found === undefined || found.metadata?.uid !== t.podUid) problem = "the pod is gone";
-      else if (health?.state === "failed") problem = `the pod failed: ${health.why}`;
-      else if (health?.state === "deleting") problem = "the pod is being deleted";
-      else if (labelOf(found) !== t.serviceName) problem = "the pod lost its label";
-      else if (templateVersionOfPod(found) !== version) problem = `the pod template changed (pod ${templateVersionOfPod(found) ?? "none"}, now ${version})`;
-      else if (svc === undefined || !selects(svc, t.serviceName)) problem = `its service ${t.serviceName} is gone`;
+      problem = reuseProblem(t, found, svc, version);
     } catch (e) {
       // The API cannot tell: use the pod (a failed call will bring us back here).
       this.opts.logger.warn("cannot check a function pod before reuse; using it", { pod: t.podName, error: errorText(e) });
