@@ -80,5 +80,5 @@ export function formatResult(r: FunctionResult): string {
 /** kpt's `Results.Error()`: each result formatted, separated by a blank line. */
 export const formatResults = (results: readonly FunctionResult[]): string => results.map(formatResult).join("\n\n");
 
-/** kpt's `Results.ExitCode() != 0`: any result of severity error. */
+/** kpt's `Results.ExitCode() != 0`: at least one result of severity error. */
 export const hasErrorResult = (results: readonly FunctionResult[]): boolean => results.some((r) => r.severity === "error");
