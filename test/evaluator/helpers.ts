@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { EvaluatorClient, HealthClient, type Msg } from "../support/porch-grpc.ts";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import protobuf from "protobufjs";
 import { stringify } from "yaml";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -56,49 +56,7 @@ export function writeFunctionsConfig(dir: string, functions: ReadonlyArray<Confi
   return dir;
 }
 
-// Porch's client side: its own copy of the protos (the contract), not the server's codecs.
-const PROTO = `
-syntax = "proto3";
-package evaluator;
-service FunctionEvaluator { rpc EvaluateFunction(EvaluateFunctionRequest) returns (EvaluateFunctionResponse) {} }
-message EvaluateFunctionRequest  { bytes resource_list = 1; string image = 2; }
-message EvaluateFunctionResponse { bytes resource_list = 1; bytes log = 2; }
-message HealthCheckRequest { string service = 1; }
-message HealthCheckResponse { int32 status = 1; }
-`;
-const root = protobuf.parse(PROTO, { keepCase: true }).root;
-type Msg = Record<string, unknown>;
-const codecFor = (name: string) => {
-  const t = root.lookupType(name);
-  return {
-    serialize: (v: Msg) => Buffer.from(t.encode(t.fromObject(v)).finish()),
-    deserialize: (b: Buffer) => t.toObject(t.decode(b), { defaults: true }) as Msg,
-  };
-};
-const method = (path: string, req: string, res: string) => {
-  const a = codecFor(req);
-  const b = codecFor(res);
-  return {
-    path,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: a.serialize,
-    requestDeserialize: a.deserialize,
-    responseSerialize: b.serialize,
-    responseDeserialize: b.deserialize,
-  };
-};
-const EvaluatorClient = grpc.makeGenericClientConstructor(
-  { EvaluateFunction: method("/evaluator.FunctionEvaluator/EvaluateFunction", "evaluator.EvaluateFunctionRequest", "evaluator.EvaluateFunctionResponse") },
-  "FunctionEvaluator",
-);
-const HealthClient = grpc.makeGenericClientConstructor(
-  { Check: method("/grpc.health.v1.Health/Check", "evaluator.HealthCheckRequest", "evaluator.HealthCheckResponse") },
-  "Health",
-);
-
-export const SERVING = 1;
-export const NOT_SERVING = 2;
+export { NOT_SERVING, SERVING } from "../support/porch-grpc.ts";
 
 type Unary = (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v?: Msg) => void) => void;
 

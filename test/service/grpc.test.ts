@@ -3,57 +3,10 @@
 // encodes with its own copy of the protos (the contract), not the server's codecs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
-import protobuf from "protobufjs";
 import { RunnerError } from "../../src/errors.ts";
 import type { EvaluationRequest, FunctionEvaluator } from "../../src/evaluator/types.ts";
+import { EvaluatorClient, HealthClient, NOT_SERVING, SERVICE_UNKNOWN, SERVING, type Msg } from "../support/porch-grpc.ts";
 import { startInProcess, type InProcess } from "./helpers.ts";
-
-const PROTO = `
-syntax = "proto3";
-package evaluator;
-service FunctionEvaluator { rpc EvaluateFunction(EvaluateFunctionRequest) returns (EvaluateFunctionResponse) {} }
-message EvaluateFunctionRequest  { bytes resource_list = 1; string image = 2; }
-message EvaluateFunctionResponse { bytes resource_list = 1; bytes log = 2; }
-message HealthCheckRequest { string service = 1; }
-message HealthCheckResponse { int32 status = 1; }
-`;
-const root = protobuf.parse(PROTO, { keepCase: true }).root;
-type Msg = Record<string, unknown>;
-const codecFor = (name: string) => {
-  const t = root.lookupType(name);
-  return {
-    serialize: (v: Msg) => Buffer.from(t.encode(t.fromObject(v)).finish()),
-    deserialize: (b: Buffer) => t.toObject(t.decode(b), { defaults: true }) as Msg,
-  };
-};
-const unary = (path: string, req: string, res: string, responseStream = false) => {
-  const a = codecFor(req);
-  const b = codecFor(res);
-  return {
-    path,
-    requestStream: false,
-    responseStream,
-    requestSerialize: a.serialize,
-    requestDeserialize: a.deserialize,
-    responseSerialize: b.serialize,
-    responseDeserialize: b.deserialize,
-  };
-};
-const EvaluatorClient = grpc.makeGenericClientConstructor(
-  { EvaluateFunction: unary("/evaluator.FunctionEvaluator/EvaluateFunction", "evaluator.EvaluateFunctionRequest", "evaluator.EvaluateFunctionResponse") },
-  "FunctionEvaluator",
-);
-const HealthClient = grpc.makeGenericClientConstructor(
-  {
-    Check: unary("/grpc.health.v1.Health/Check", "evaluator.HealthCheckRequest", "evaluator.HealthCheckResponse"),
-    Watch: unary("/grpc.health.v1.Health/Watch", "evaluator.HealthCheckRequest", "evaluator.HealthCheckResponse", true),
-  },
-  "Health",
-);
-
-const SERVING = 1;
-const NOT_SERVING = 2;
-const SERVICE_UNKNOWN = 3;
 
 let seen: EvaluationRequest[] = [];
 const fake: FunctionEvaluator = {
