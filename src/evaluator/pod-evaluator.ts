@@ -42,12 +42,11 @@ import {
   deletePod,
   deleteServiceIfUnused,
   ensureService,
-  labelOf,
   listFunctionPods,
   patchReclaimAfter,
   templateVersionOfPod,
 } from "./pod-kube.ts";
-import { reuseProblem } from "./pod-reuse.ts";
+import { adoptable, reuseProblem } from "./pod-reuse.ts";
 import { podHealth, waitForPod } from "./pod-waiter.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
 import { Waitlist } from "./waitlist.ts";
@@ -383,20 +382,10 @@ export class PodEvaluator implements FunctionEvaluator {
     const [pods, version] = await Promise.all([listFunctionPods(this.opts.client, this.opts.namespace), this.opts.templateVersion()]);
     let adopted = 0;
     for (const pod of pods) {
-      const label = labelOf(pod);
-      const health = podHealth(pod);
-      if (label === undefined || health.state !== "ready" || templateVersionOfPod(pod) !== version) continue;
-      const t = {
-        podName: pod.metadata?.name ?? "",
-        podUid: pod.metadata?.uid ?? "",
-        podIP: health.podIP,
-        serviceName: label,
-        namespace: this.opts.namespace,
-        templateVersion: version,
-        hasAnnotations: pod.metadata?.annotations !== undefined,
-      };
-      const reclaimAfterMs = parseReclaimAfter(pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]) ?? 0;
-      if (this.cache.adopt({ slotId: label, target: { ...t, address: this.addressOf(t) }, reclaimAfterMs })) adopted++;
+      const found = adoptable(pod, version, this.opts.namespace);
+      if (found === undefined) continue;
+      const { target, reclaimAfterMs } = found;
+      if (this.cache.adopt({ slotId: target.serviceName, target: { ...target, address: this.addressOf(target) }, reclaimAfterMs })) adopted++;
     }
     if (pods.length > 0) this.opts.logger.info("existing function pods adopted", { found: pods.length, adopted, namespace: this.opts.namespace });
   }

@@ -1,5 +1,6 @@
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
-import type { PodTarget } from "./pod-cache.ts";
+import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
+import { parseReclaimAfter, type PodTarget } from "./pod-cache.ts";
 import { labelOf, selects, templateVersionOfPod } from "./pod-kube.ts";
 import { podHealth } from "./pod-waiter.ts";
 
@@ -22,4 +23,30 @@ export function reuseProblem(
   if (version !== templateVersion) return `the pod template changed (pod ${version ?? "none"}, now ${templateVersion})`;
   if (service === undefined || !selects(service, target.serviceName)) return `its service ${target.serviceName} is gone`;
   return undefined;
+}
+
+/**
+ * A function pod found running at start-up, as a target to adopt: only ready
+ * pods of the current template qualify. Pure.
+ */
+export function adoptable(
+  pod: V1Pod,
+  templateVersion: string,
+  namespace: string,
+): { target: Omit<PodTarget, "address">; reclaimAfterMs: number } | undefined {
+  const label = labelOf(pod);
+  const health = podHealth(pod);
+  if (label === undefined || health.state !== "ready" || templateVersionOfPod(pod) !== templateVersion) return undefined;
+  return {
+    target: {
+      podName: pod.metadata?.name ?? "",
+      podUid: pod.metadata?.uid ?? "",
+      podIP: health.podIP,
+      serviceName: label,
+      namespace,
+      templateVersion,
+      hasAnnotations: pod.metadata?.annotations !== undefined,
+    },
+    reclaimAfterMs: parseReclaimAfter(pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]) ?? 0,
+  };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
-import { reuseProblem } from "../../src/evaluator/pod-reuse.ts";
+import { adoptable, reuseProblem } from "../../src/evaluator/pod-reuse.ts";
 import { IMAGE_LABEL, TEMPLATE_VERSION_ANNOTATION } from "../../src/kube/pod-template.ts";
 
 const target = { podUid: "uid-1", serviceName: "fn-v1-1-abcdef12" };
@@ -39,4 +39,23 @@ describe("reuseProblem", () => {
       expect(reuseProblem(target, p, s, version)).toStartWith(why);
     });
   }
+});
+
+describe("adoptable", () => {
+  test("a ready pod of the current template becomes a target with its reclaim-after", () => {
+    const p = pod();
+    p.metadata!.annotations!["fn.kpt.dev/reclaim-after"] = "1700000000";
+    const found = adoptable(p, "7", "porch-fn-system");
+    expect(found?.target).toMatchObject({ podUid: "uid-1", podIP: "10.0.0.5", serviceName: target.serviceName, namespace: "porch-fn-system", templateVersion: "7" });
+    expect(found?.reclaimAfterMs).toBe(1_700_000_000_000);
+  });
+
+  test("older templates, unready, failing or unlabelled pods are not adopted", () => {
+    expect(adoptable(pod({ version: "6" }), "7", "ns")).toBeUndefined();
+    expect(adoptable(pod({ phase: "Pending" }), "7", "ns")).toBeUndefined();
+    expect(adoptable(pod({ phase: "Failed" }), "7", "ns")).toBeUndefined();
+    const unlabelled = pod();
+    unlabelled.metadata!.labels = {};
+    expect(adoptable(unlabelled, "7", "ns")).toBeUndefined();
+  });
 });
