@@ -10,6 +10,9 @@ need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+# The README walkthrough (test/docs/readme.test.ts) uses curl and jq.
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 # The container test: buildah builds the Containerfile, podman+runc run it,
 # mmdebstrap makes the build stage's Debian base offline; wrk and skopeo are the
 # bench's load generator and peer (`npm run bench`).
