@@ -26,6 +26,12 @@ ${FLAG_HELP.map(([f, d]) => `  ${f.padEnd(34)}${d}`).join("\n")}`;
  */
 const invokedAsWrapper = (): boolean => basename(process.execPath) === "wrapper-server" || basename(process.argv0) === "wrapper-server";
 
+/** Start-up milestones (ms since the process started), logged at debug: where start-up time goes. */
+const marks: Array<[string, number]> = [["main", Math.round(performance.now() * 10) / 10]];
+const mark = (phase: string): void => {
+  marks.push([phase, Math.round(performance.now() * 10) / 10]);
+};
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "wrapper-server" || invokedAsWrapper()) {
     // Its own flags (Porch's wrapper-server set) and no runner: nothing else is needed in a function pod.
@@ -61,7 +67,9 @@ async function main(argv: string[]): Promise<number> {
   const logger = jsonLogger(config["log-level"], command === "serve" ? batchedSink().write : undefined);
   // Loaded per command: a one-shot `resolve` should not pay for the server's modules at start-up.
   const { createRunner } = await import("./src/runner.ts");
+  mark("runner module");
   const runner = createRunner(config, logger);
+  mark("runner created");
   try {
     if (command === "resolve" || command === "explain" || command === "podspec") {
       const image = positionals[0];
@@ -84,8 +92,13 @@ async function main(argv: string[]): Promise<number> {
     }
     // Start-up checks (the exec runtime's config.yaml): a broken one stops here, naming the file.
     await runner.start?.();
+    mark("runner started");
     const { serveCommand } = await import("./src/cli/serve.ts");
-    await serveCommand(runner);
+    mark("serve module");
+    await serveCommand(runner, () => {
+      mark("serving");
+      logger.debug("start-up", Object.fromEntries(marks));
+    });
     return 0;
   } catch (e) {
     if (isRunnerError(e)) {
@@ -100,7 +113,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// No top-level await: it keeps `bun build --bytecode` available.
+// No top-level await: it keeps `bun build --bytecode` available. The build splits dynamic imports into
+// chunks (--format=esm --splitting), so a command loads only the modules it imports.
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {

@@ -7,8 +7,9 @@ import { startService } from "../server/service.ts";
  * finish within --shutdown-timeout. Returns normally so the process exits 0;
  * the caller closes the runner.
  */
-export async function serveCommand(runner: Runner): Promise<void> {
+export async function serveCommand(runner: Runner, onServing?: () => void): Promise<void> {
   const service = await startService(runner);
+  onServing?.();
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));

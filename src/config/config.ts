@@ -45,6 +45,7 @@ export const ConfigSchema = z.object({
   "docker-config": z.string().optional(),
   "tag-metadata-ttl": duration.optional(),
   "log-level": level.default("info"),
+  "access-log": bool.default(false),
   "listen-address": z.string().min(1).default("0.0.0.0"),
   "shutdown-timeout": duration.default(20_000),
   json: bool.default(false),
@@ -52,7 +53,7 @@ export const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
-const BOOLEANS: ReadonlySet<string> = new Set(["enable-private-registries", "enable-private-registries-tls", "json", "help"]);
+const BOOLEANS: ReadonlySet<string> = new Set(["enable-private-registries", "enable-private-registries-tls", "access-log", "json", "help"]);
 const KNOWN: ReadonlySet<string> = new Set([...Object.keys(ConfigSchema.shape), "h"]);
 
 export interface ParsedCommandLine {
@@ -105,6 +106,7 @@ export const FLAG_HELP: ReadonlyArray<[string, string]> = [
   ["--docker-config", "Docker config JSON with registry credentials for this process"],
   ["--tag-metadata-ttl", "expire cached metadata of tag references after this long (never)"],
   ["--log-level", "debug, info, warn or error (info)"],
+  ["--access-log", "log every HTTP request at info (false: at debug; 5xx answers always at warn)"],
   ["--listen-address", "address the gRPC and HTTP servers bind (0.0.0.0)"],
   ["--shutdown-timeout", "on SIGTERM, how long in-flight calls may take before the process exits (20s)"],
 ];

@@ -16,6 +16,8 @@ export interface FrontOptions {
   routes: ReadonlySet<string>;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** --access-log: every request at info. Otherwise at debug, and 5xx answers at warn. */
+  accessLog?: boolean;
 }
 
 /** Path of a request URL without building a URL object (hot path). */
@@ -69,12 +71,15 @@ export async function capBody(req: Request, max: number): Promise<Request | unde
 
 export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandler {
   const { logger, metrics, maxBodyBytes } = opts;
+  // A line per request at info cost more than the rest of a cache hit (bench/http.ts): it is opt-in.
+  const everyRequest = opts.accessLog === true ? logger.info : logger.enabled?.("debug") === false ? undefined : logger.debug;
   const finish = (method: string, path: string, status: number, started: number): void => {
     const ms = performance.now() - started;
     const route = opts.routes.has(path) ? path : "unmatched";
     metrics.httpDuration.labels(METHODS.has(method) ? method : "other", route, String(status)).observe(ms / 1000);
     // Method, path, status, time: never headers, query strings or bodies.
-    logger.info("request", { method, path, status, ms: Math.round(ms * 10) / 10 });
+    const log = status >= 500 ? logger.warn : everyRequest;
+    if (log !== undefined) log("request", { method, path, status, ms: Math.round(ms * 10) / 10 });
   };
 
   const after = (method: string, path: string, started: number) => (res: Response): Response => {

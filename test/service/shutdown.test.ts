@@ -66,7 +66,8 @@ describe("command line", () => {
 
 describe("SIGTERM", () => {
   test("stops accepting HTTP and gRPC, lets the in-flight resolve finish, exits 0", async () => {
-    const p = await serve();
+    // --access-log: the in-flight request's line (at info) shows it finished.
+    const p = await serve(["--access-log"]);
     const base = `http://127.0.0.1:${p.httpPort}`;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     slowMs = 1_500;
