@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from "undici-real";
+import type { Dispatcher } from "undici-real";
+import { request } from "./undici.ts";
 import { RunnerError, type ErrorCode } from "../errors.ts";
 
 /** A fully read response: registry documents are small and must be hashed whole. */

@@ -10,7 +10,7 @@
  * (registryAgent). Upstream replaced the system roots with the CA and had
  * no plain-HTTP step; both are fixed here.
  */
-import type { Agent } from "undici-real";
+import type { Agent } from "./undici.ts";
 import type { RunnerError } from "../errors.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import { TransportError } from "./http.ts";

@@ -1,5 +1,6 @@
 import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher } from "undici-real";
+import type { Dispatcher } from "undici-real";
+import { Agent } from "./undici.ts";
 import { isLoopbackRegistry, type ImageReference } from "../image/reference.ts";
 import type { TransportError } from "./http.ts";
 
