@@ -1,54 +1,48 @@
-// `bun bench/http.ts` (part of `npm run bench`): the HTTP service's hot path.
+// `bun bench/http.ts` (part of `npm run bench`): the service binary against a
+// bare Hono binary built with the same flags (bench/binaries.ts), same run.
 //
-// 1. Throughput and latency of a cache-hit POST /v1/images/resolve against bare
-//    Hono hello routes served by the same process (one Bun.serve, same run),
-//    driven by wrk with 64 connections. Target: resolve >= 80% of hello.
-// 2. Start of the compiled binary to the first /readyz 200. Target: < 100 ms.
+//  1. Cache-hit POST /v1/images/resolve vs a bare Hono route that parses the
+//     same JSON body and answers a JSON object of the same size (wrk, 64
+//     connections, rounds alternating). Target: ≥ 90 %. Also shown: the same
+//     with --access-log (a log line per request at info), for its cost.
+//  2. Start → ready: ours until gRPC health SERVING and /readyz 200, bare until
+//     its first /readyz 200. Target p50 ≤ 2×. Idle RSS ≤ 1.5×, binary ≤ 1.1×.
+//     Where our start-up time goes: the milestones main.ts logs at debug.
+//  3. RSS after BENCH_RSS_IMAGES (10,000) cached images ≤ idle + 20 MB.
 //
-// The service here is the real one (httpApp with its logging, metrics and body
-// limit middleware, the real runner and cache); its request log goes to
-// /dev/null through the same JSON logger. Knobs: BENCH_HTTP_SECONDS (per
-// measurement, default 8), BENCH_HTTP_ROUNDS (default 2), BENCH_START_RUNS (default 15).
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+// Knobs: BENCH_HTTP_SECONDS (8), BENCH_HTTP_ROUNDS (2), BENCH_START_RUNS (15),
+// BENCH_RSS_IMAGES (10000).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Hono } from "hono";
-import { parseCommandLine } from "../src/config/config.ts";
-import { noEvaluator } from "../src/evaluator/types.ts";
-import { jsonLogger } from "../src/log.ts";
-import { createRunner } from "../src/runner.ts";
-import { httpHandler } from "../src/server/http.ts";
-import { listen } from "../src/server/listen.ts";
-import { batchedSink } from "../src/server/log-sink.ts";
-import { pushImage } from "../test/support/push.ts";
-import { startRegistry } from "../test/support/registry.ts";
-import { mark, runProcess, summarize } from "./util.ts";
+import { pushImage, pushRawManifest } from "../test/support/push.ts";
+import { startRegistry, type TestRegistry } from "../test/support/registry.ts";
+import { binaries, type Binaries } from "./binaries.ts";
+import { healthServing, rssMb, startServer, until200, type Server } from "./procs.ts";
+import { liveChildren, mark, pool, runProcess, summarize } from "./util.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BINARY = join(ROOT, "dist", "function-runner");
 const intEnv = (name: string, def: number, min: number, max: number): number => {
   const v = Number(process.env[name] ?? def);
   return Number.isInteger(v) ? Math.min(max, Math.max(min, v)) : def;
 };
 const SECONDS = intEnv("BENCH_HTTP_SECONDS", 8, 1, 60);
 const ROUNDS = intEnv("BENCH_HTTP_ROUNDS", 2, 1, 10);
-const START_RUNS = intEnv("BENCH_START_RUNS", 15, 1, 100);
+const START_RUNS = intEnv("BENCH_START_RUNS", 15, 3, 100);
+const RSS_IMAGES = intEnv("BENCH_RSS_IMAGES", 10_000, 100, 50_000);
 const CONNECTIONS = 64;
-const TARGET = { ratio: 0.8, startMs: 100 } as const;
+const TARGET = { hotPath: 0.9, start: 2, rss: 1.5, binary: 1.1, cacheMb: 20 } as const;
 
 const out = (line = ""): void => {
   process.stdout.write(`${line}\n`);
 };
+const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 
 interface WrkResult {
   rps: number;
   p50: number;
   p99: number;
-  non2xx: number;
-  errors: number;
+  bad: number;
 }
 
 /** wrk's latency value ("812.00us", "1.20ms", "1.01s") in milliseconds. */
@@ -59,146 +53,192 @@ function wrkMs(v: string): number {
   return m[2] === "us" ? n / 1000 : m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
 }
 
-/** Async on purpose: the server under test runs on this process's event loop. */
 async function wrk(url: string, script: string, seconds: number): Promise<WrkResult> {
-  const r = await runProcess("wrk", ["-t", "2", "-c", String(CONNECTIONS), "-d", `${seconds}s`, "--latency", "-s", script, url], {
-    timeoutMs: (seconds + 30) * 1000,
-  });
+  const r = await runProcess("wrk", ["-t", "2", "-c", String(CONNECTIONS), "-d", `${seconds}s`, "--latency", "-s", script, url], { timeoutMs: (seconds + 30) * 1000 });
   if (r.code !== 0) throw new Error(`wrk failed: ${r.error ?? (r.stderr || r.stdout)}`);
   const text = r.stdout;
-  const num = (re: RegExp): number => Number(re.exec(text)?.[1] ?? Number.NaN);
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? Number.NaN),
     p50: wrkMs(/^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? ""),
     p99: wrkMs(/^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? ""),
-    non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
-    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    bad: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0) + (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
   };
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
-
-/** Spawn → first /readyz 200, polling as fast as connections are refused. */
-async function startToReady(port: number): Promise<number> {
-  const started = performance.now();
-  const child = spawn(BINARY, ["--http-port", String(port), "--port", "0", "--listen-address", "127.0.0.1"], { stdio: "ignore" });
-  try {
-    for (;;) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-        if (res.status === 200) return performance.now() - started;
-      } catch {
-        // not listening yet
-      }
-      if (child.exitCode !== null) throw new Error(`function-runner exited ${child.exitCode} before /readyz`);
-      if (performance.now() - started > 10_000) throw new Error("no /readyz 200 within 10 s");
-      await Bun.sleep(1);
-    }
-  } finally {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
+async function ready(s: Server, started: number): Promise<number> {
+  await until200(`${s.base}/readyz`, s.child, started);
+  // gRPC listens before HTTP (src/server/service.ts); health is checked once HTTP is ready.
+  for (;;) {
+    if (await healthServing(s.grpcPort)) return performance.now() - started;
+    if (performance.now() - started > 15_000) throw new Error("gRPC health not SERVING within 15 s");
+    await Bun.sleep(1);
   }
 }
 
-const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
+async function post(url: string, body: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json" } });
+  return { status: res.status, text: await res.text() };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function hotPath(bins: Binaries, reg: TestRegistry, dir: string): Promise<void> {
+  await pushImage(reg, "fn/bench", "v1", { format: "oci" });
+  const image = `${reg.host}/fn/bench:v1`;
+  const body = JSON.stringify({ image });
+  const ours = await startServer(bins.ours, []);
+  const logged = await startServer(bins.ours, ["--access-log"]);
+  let bare: Server | undefined;
+  try {
+    await ready(ours, performance.now());
+    await ready(logged, performance.now());
+    const cold = await post(`${ours.base}/v1/images/resolve`, body);
+    const warm = await post(`${ours.base}/v1/images/resolve`, body);
+    await post(`${logged.base}/v1/images/resolve`, body);
+    if (cold.status !== 200 || !warm.text.includes('"cached":true')) throw new Error(`resolve did not go cold → cached: ${cold.status} ${warm.text.slice(0, 200)}`);
+    const answerFile = join(dir, "answer.json");
+    writeFileSync(answerFile, warm.text);
+    bare = await startServer(bins.bare, ["--answer", answerFile]);
+    await until200(`${bare.base}/readyz`, bare.child, performance.now());
+    const bareAnswer = await post(`${bare.base}/echo`, body);
+    if (bareAnswer.text.length !== warm.text.length) throw new Error(`bare answer is ${bareAnswer.text.length} bytes, ours ${warm.text.length}`);
+
+    const lua = join(dir, "post.lua");
+    writeFileSync(lua, ['wrk.method = "POST"', `wrk.body = ${JSON.stringify(body)}`, 'wrk.headers["Content-Type"] = "application/json"', ""].join("\n"));
+    const routes = {
+      bare: `${bare.base}/echo`,
+      ours: `${ours.base}/v1/images/resolve`,
+      logged: `${logged.base}/v1/images/resolve`,
+    };
+    type Route = keyof typeof routes;
+    const order: Route[] = ["bare", "ours", "logged"];
+    for (const r of order) await wrk(routes[r], lua, 2); // warm-up: JIT, connections
+    await reg.clearLog();
+    const results: Record<Route, WrkResult[]> = { bare: [], ours: [], logged: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const r of round % 2 === 0 ? order : [...order].reverse()) results[r].push(await wrk(routes[r], lua, SECONDS));
+    }
+    const registryCalls = await reg.count(() => true);
+    const avg = (xs: WrkResult[], k: keyof WrkResult): number => xs.reduce((a, x) => a + x[k], 0) / xs.length;
+    const row = (label: string, xs: WrkResult[]): string =>
+      `  ${label.padEnd(58)} ${fmt(avg(xs, "rps"), 0).padStart(7)} req/s   p50 ${fmt(avg(xs, "p50"), 2)} ms   p99 ${fmt(avg(xs, "p99"), 2)} ms` +
+      (avg(xs, "bad") > 0 ? `   (non-2xx or socket errors: ${avg(xs, "bad")})` : "");
+    out(`[1] HTTP hot path: wrk -t2 -c${CONNECTIONS}, ${SECONDS} s × ${ROUNDS} rounds per server, rounds alternate; answer ${warm.text.length} bytes both`);
+    out(row("bare Hono binary: POST /echo (parses body, same-size JSON)", results.bare));
+    out(row("function-runner: POST /v1/images/resolve (cache hit)", results.ours));
+    out(row("function-runner --access-log: same (a log line per request)", results.logged));
+    const ratio = avg(results.ours, "rps") / avg(results.bare, "rps");
+    const loggedRatio = avg(results.logged, "rps") / avg(results.bare, "rps");
+    out(`  TARGET cache-hit resolve ≥ ${TARGET.hotPath * 100}% of bare Hono: ${fmt(ratio * 100)}% ${mark(ratio >= TARGET.hotPath)}` +
+      `   (with --access-log: ${fmt(loggedRatio * 100)}%; registry requests during the runs: ${registryCalls})`);
+  } finally {
+    await Promise.all([ours.stop(), logged.stop(), bare?.stop()]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function startUp(bins: Binaries): Promise<void> {
+  const oursMs: number[] = [];
+  const bareMs: number[] = [];
+  const oursRss: number[] = [];
+  const bareRss: number[] = [];
+  const phases = new Map<string, number[]>();
+  for (let i = 0; i <= START_RUNS; i++) {
+    // Run 0 warms the page cache and is not counted.
+    for (const which of i % 2 === 0 ? (["ours", "bare"] as const) : (["bare", "ours"] as const)) {
+      const t0 = performance.now();
+      const s = which === "ours" ? await startServer(bins.ours, ["--log-level", "debug"], { keepStderr: true }) : await startServer(bins.bare, []);
+      try {
+        const ms = which === "ours" ? await ready(s, t0) : await until200(`${s.base}/readyz`, s.child, t0);
+        if (i === 0) continue;
+        (which === "ours" ? oursMs : bareMs).push(ms);
+        if (i <= 5) {
+          await Bun.sleep(300);
+          (which === "ours" ? oursRss : bareRss).push(rssMb(s.child.pid));
+        }
+        if (which === "ours") {
+          const line = s.stderr().split("\n").find((l) => l.includes('"msg":"start-up"'));
+          if (line !== undefined) {
+            for (const [k, v] of Object.entries(JSON.parse(line) as Record<string, unknown>)) {
+              if (typeof v === "number") phases.set(k, [...(phases.get(k) ?? []), v]);
+            }
+          }
+        }
+      } finally {
+        await s.stop();
+      }
+    }
+  }
+  const o = summarize(oursMs);
+  const b = summarize(bareMs);
+  const or = summarize(oursRss);
+  const br = summarize(bareRss);
+  out();
+  out(`[3] start → ready, ${START_RUNS} runs each, interleaved (both binaries: bun build ${bins.flags.join(" ")})`);
+  out(`  bare Hono binary, start → first /readyz 200:                    p50 ${fmt(b.p50)} ms  p90 ${fmt(b.p90)} ms  min ${fmt(b.min)} ms`);
+  out(`  function-runner, start → /readyz 200 and gRPC health SERVING:   p50 ${fmt(o.p50)} ms  p90 ${fmt(o.p90)} ms  min ${fmt(o.min)} ms`);
+  const med = (k: string): number => summarize(phases.get(k) ?? []).p50;
+  const names = ["main", "runner module", "runner created", "runner started", "serve module", "serving"];
+  const steps = names.map((k, i) => `${k} ${fmt(med(k) - (i === 0 ? 0 : med(names[i - 1] as string)))}`);
+  out(`  where ours goes (p50 ms per step, from its debug start-up line): process start → ${steps.join(" → ")}`);
+  out(`  TARGET start p50 ≤ ${TARGET.start}× bare: ${fmt(o.p50 / b.p50, 2)}× ${mark(o.p50 / b.p50 <= TARGET.start)}`);
+  out(`  TARGET idle RSS ≤ ${TARGET.rss}× bare: ours ${fmt(or.p50)} MB, bare ${fmt(br.p50)} MB = ${fmt(or.p50 / br.p50, 2)}× ${mark(or.p50 / br.p50 <= TARGET.rss)}`);
+  const size = bins.oursBytes / bins.bareBytes;
+  out(`  TARGET binary ≤ ${TARGET.binary}× bare: ours ${fmt(bins.oursBytes / 1e6)} MB, bare ${fmt(bins.bareBytes / 1e6)} MB = ${fmt(size, 3)}× ${mark(size <= TARGET.binary)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function cacheMemory(bins: Binaries, reg: TestRegistry): Promise<void> {
+  // One manifest under RSS_IMAGES tags: each tag is its own cache entry, and pushing a tag is one PUT.
+  const img = await pushImage(reg, "fn/many", "t0", { format: "oci" });
+  const tags = Array.from({ length: RSS_IMAGES }, (_, i) => `t${i}`);
+  await pool(tags.slice(1), 16, (t) => pushRawManifest(reg, "fn/many", t, img.manifestBytes, img.mediaType));
+  const s = await startServer(bins.ours, []);
+  try {
+    await ready(s, performance.now());
+    await Bun.sleep(500);
+    const idle = rssMb(s.child.pid);
+    const t0 = performance.now();
+    let failed = 0;
+    await pool(tags, 32, async (t) => {
+      const r = await post(`${s.base}/v1/images/resolve`, JSON.stringify({ image: `${reg.host}/fn/many:${t}` }));
+      if (r.status !== 200) failed++;
+    });
+    const ms = performance.now() - t0;
+    const stats = (await (await fetch(`${s.base}/v1/images/cache`)).json()) as { stats: { size: number } };
+    await Bun.sleep(500);
+    const after = rssMb(s.child.pid);
+    out();
+    out(`[3] memory: ${RSS_IMAGES} distinct images resolved through the service (32 callers, ${fmt(ms / 1000)} s${failed > 0 ? `, ${failed} failed` : ""}), ${stats.stats.size} cache entries`);
+    out(`  TARGET RSS after ≤ idle + ${TARGET.cacheMb} MB: idle ${fmt(idle)} MB, after ${fmt(after)} MB = +${fmt(after - idle)} MB ${mark(after - idle <= TARGET.cacheMb)}`);
+  } finally {
+    await s.stop();
+  }
+}
 
 async function main(): Promise<void> {
-  if (spawnSync("wrk", ["--version"]).error) {
-    out("bench/http: wrk is not installed (Debian: apt-get install wrk); skipping the throughput part");
-  }
+  if (spawnSync("wrk", ["--version"]).error) throw new Error("wrk is not installed (npm run bench installs it when run as root)");
+  const bins = await binaries();
   const dir = mkdtempSync(join(tmpdir(), "fr-bench-http-"));
   const reg = await startRegistry({ mode: "http" });
   try {
-    await pushImage(reg, "fn/bench", "v1", { format: "oci" });
-    const image = `${reg.host}/fn/bench:v1`;
-    const { config } = parseCommandLine(["--listen-address", "127.0.0.1", "--http-port", "0", "--port", "0"]);
-    // As the binary logs (batched, one write per turn), into /dev/null instead of stderr.
-    const runner = createRunner(config, jsonLogger("info", batchedSink(openSync("/dev/null", "w")).write));
-    const service = httpHandler({ runner, evaluator: noEvaluator, isReady: () => true });
-    // The yardstick: Hono with nothing but the route.
-    const bare = new Hono();
-    bare.get("/hello", (c) => c.text("Hello Hono!"));
-    bare.post("/hello", (c) => c.json({ hello: "world" }));
-    bare.post("/hello-json", async (c) => c.json({ hello: ((await c.req.json()) as { image?: string }).image ?? "" }));
-    const server = listen((req) => (req.url.includes("/hello") ? bare.fetch(req) : service(req)), { port: 0, hostname: "127.0.0.1" });
-    const base = `http://127.0.0.1:${server.port}`;
-
-    const body = JSON.stringify({ image });
-    const cold = (await (await fetch(`${base}/v1/images/resolve`, { method: "POST", body })).json()) as { cached: boolean; digest: string };
-    const warm = (await (await fetch(`${base}/v1/images/resolve`, { method: "POST", body })).json()) as { cached: boolean };
-    if (cold.cached || !warm.cached) throw new Error("resolve did not go cold → cached");
-
-    const script = (name: string, lines: string[]): string => {
-      const p = join(dir, name);
-      writeFileSync(p, `${lines.join("\n")}\n`);
-      return p;
-    };
-    const lua = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-    const post = (payload: string) => ['wrk.method = "POST"', `wrk.body = ${lua(payload)}`, 'wrk.headers["Content-Type"] = "application/json"'];
-    const scripts = {
-      resolve: script("resolve.lua", post(body)),
-      helloPost: script("hello-post.lua", post(body)),
-      helloJson: script("hello-json.lua", post(body)),
-      helloGet: script("hello-get.lua", ['wrk.method = "GET"']),
-    };
-    const urls = { resolve: `${base}/v1/images/resolve`, helloPost: `${base}/hello`, helloJson: `${base}/hello-json`, helloGet: `${base}/hello` };
-    type Route = keyof typeof scripts;
-    const order: Route[] = ["helloGet", "helloPost", "helloJson", "resolve"];
-
-    let results: Record<Route, WrkResult[]> | undefined;
-    if (!spawnSync("wrk", ["--version"]).error) {
-      await reg.clearLog();
-      for (const r of order) await wrk(urls[r], scripts[r], 2); // warm-up: JIT, connection pools
-      results = { resolve: [], helloPost: [], helloJson: [], helloGet: [] };
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const r of round % 2 === 0 ? order : [...order].reverse()) results[r].push(await wrk(urls[r], scripts[r], SECONDS));
-      }
-      const registryCalls = await reg.count(() => true);
-      const avg = (xs: WrkResult[], k: keyof WrkResult): number => xs.reduce((a, x) => a + x[k], 0) / xs.length;
-      const row = (label: string, xs: WrkResult[]): string =>
-        `  ${label.padEnd(40)} ${fmt(avg(xs, "rps"), 0).padStart(8)} req/s   p50 ${fmt(avg(xs, "p50"))} ms   p99 ${fmt(avg(xs, "p99"))} ms` +
-        (avg(xs, "non2xx") + avg(xs, "errors") > 0 ? `   (non-2xx ${avg(xs, "non2xx")}, socket errors ${avg(xs, "errors")})` : "");
-      out(`HTTP hot path — ${CONNECTIONS} connections, wrk -t2, ${SECONDS} s × ${ROUNDS} rounds per route, one Bun process (${process.versions.bun ? `Bun ${process.versions.bun}` : "?"})`);
-      out(row("GET /hello (bare Hono, text)", results.helloGet));
-      out(row("POST /hello (bare Hono, body not read)", results.helloPost));
-      out(row("POST /hello-json (bare Hono, parses body)", results.helloJson));
-      out(row("POST /v1/images/resolve (cache hit)", results.resolve));
-      const resolveRps = avg(results.resolve, "rps");
-      const ratio = (r: Route): string => {
-        const v = resolveRps / avg(results?.[r] ?? [], "rps");
-        return `${fmt(v * 100, 1)}% ${mark(v >= TARGET.ratio)}`;
-      };
-      out(`  resolve vs the ${TARGET.ratio * 100}% target: GET hello ${ratio("helloGet")}; POST hello ${ratio("helloPost")}; POST hello parsing the same JSON body ${ratio("helloJson")}`);
-      out(`  registry requests during the runs: ${registryCalls} (every resolve was a cache hit)`);
-    }
-    await server.stop();
-    await runner.close();
-
-    if (!existsSync(BINARY)) {
-      out(`start to /readyz: ${BINARY} missing (npm run build)`);
-    } else {
-      const port = await freePort();
-      await startToReady(port); // page cache warm-up
-      const times: number[] = [];
-      for (let i = 0; i < START_RUNS; i++) times.push(await startToReady(port));
-      const s = summarize(times);
-      out(`binary start → /readyz 200 (${START_RUNS} runs): p50 ${fmt(s.p50, 1)} ms  p90 ${fmt(s.p90, 1)} ms  min ${fmt(s.min, 1)} ms  max ${fmt(s.max, 1)} ms  ${mark(s.p50 < TARGET.startMs)} (target < ${TARGET.startMs} ms)`);
-    }
+    await hotPath(bins, reg, dir);
+    await startUp(bins);
+    await cacheMemory(bins, reg);
   } finally {
+    for (const c of liveChildren) c.kill("SIGKILL");
     await reg.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
-process.exit(0);
+try {
+  await main();
+} catch (e) {
+  out(`bench/http failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+}
+process.exit(process.exitCode ?? 0);

@@ -40,7 +40,7 @@ export function speedup(ours: number, theirs: number): { factor: number; text: s
   return { factor, text: factor >= 1 ? `${factor.toFixed(1)}× faster` : `${factor.toFixed(2)}× (slower)` };
 }
 
-export const mark = (met: boolean | undefined): string => (met === undefined ? "[n/a]" : met ? "[target met]" : "[target NOT met]");
+export const mark = (met: boolean | undefined): string => (met === undefined ? "[n/a]" : met ? "[met]" : "[NOT met]");
 
 export interface ProcResult {
   code: number | null;
