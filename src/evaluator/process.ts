@@ -2,7 +2,8 @@
  * Runs one function process: the ResourceList on stdin, stdout and stderr
  * collected, a deadline and a cancel signal. The process leads its own
  * process group so that ending a call also ends whatever the function
- * started (a shell script's `sleep`, a pipeline): the whole group is killed.
+ * started (a shell script's `sleep`, a pipeline): the whole group is killed,
+ * and killed again when the main process exits, however it exits.
  */
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -35,12 +36,14 @@ const WAIT_DELAY_MS = 500;
 /** setTimeout's largest delay; a later deadline needs no timer at all. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function killGroup(child: ChildProcess): void {
+function killGroup(child: ChildProcess, leaderGone = false): void {
   if (child.pid === undefined) return;
   try {
     // Negative pid: the process group the child leads (spawned detached).
     process.kill(-child.pid, "SIGKILL");
   } catch {
+    // An empty group once the leader has exited: nothing left, and its pid is no longer ours to signal.
+    if (leaderGone) return;
     try {
       child.kill("SIGKILL");
     } catch {
@@ -143,9 +146,11 @@ export class FunctionProcesses {
       });
       child.on("exit", (code, signal) => {
         exit = { code, signal };
-        // Normally "close" follows at once; a grandchild holding the pipes must not hold the call.
+        // Whatever the function started dies with it, even on a clean exit: a child that
+        // redirected its stdio would otherwise keep running after every call.
+        killGroup(child, true);
+        // Normally "close" follows at once; a process that left the group but holds the pipes must not hold the call.
         waitTimer = setTimeout(() => {
-          killGroup(child);
           child.stdout?.destroy();
           child.stderr?.destroy();
           finish();
