@@ -55,7 +55,7 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
   // `--docker-config` stands in for the whole default keychain (handy for local runs).
   const defaultKeychain: CredentialProvider = config["docker-config"]
     ? new FileCredentials(config["docker-config"], { sourcePrefix: "docker-config" })
-    : new DefaultKeychain({ serviceAccount: kube.serviceAccountPullSecrets });
+    : new DefaultKeychain({ serviceAccount: kube.serviceAccountPullSecrets, logger });
   const custom = new FileCredentials(config["registry-auth-secret-path"], { sourcePrefix: "custom" });
   const auth = new AuthSelector(
     {

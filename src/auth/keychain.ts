@@ -8,7 +8,8 @@
 import { open } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { RunnerError } from "../errors.ts";
+import { isRunnerError, RunnerError } from "../errors.ts";
+import { type Logger, silentLogger } from "../log.ts";
 import { anonymous, type Credential, type CredentialProvider, type ResolvedCredential } from "./credential.ts";
 import { getFromCredentialHelper } from "./credential-helper.ts";
 import {
@@ -33,10 +34,15 @@ const MAX_CONFIG_BYTES = 4 << 20;
 export class WatchedConfigFile {
   private stamp: string | undefined;
   private config: DockerConfig | undefined;
+  /** The error the file at `stamp` gave: a broken file is not re-read and re-parsed on every lookup. */
+  private failure: RunnerError | undefined;
 
   constructor(readonly path: string) {}
 
-  /** The parsed config, or `undefined` when the file does not exist. Parse errors are thrown, never cached. */
+  /**
+   * The parsed config, or `undefined` when the file does not exist. A broken
+   * file throws AUTH_CONFIG_INVALID; the same error object again until the file changes.
+   */
   async read(): Promise<DockerConfig | undefined> {
     let fh: Awaited<ReturnType<typeof open>>;
     try {
@@ -46,23 +52,38 @@ export class WatchedConfigFile {
       if (code === "ENOENT" || code === "ENOTDIR") {
         this.stamp = undefined;
         this.config = undefined;
+        this.failure = undefined;
         return undefined;
+      }
+      // Out of descriptors or memory says nothing about the file: retryable, and never a reason to skip it.
+      if (code === "EMFILE" || code === "ENFILE" || code === "ENOMEM" || code === "EAGAIN") {
+        throw new RunnerError("INTERNAL", `cannot open Docker config ${this.path} now (${code})`, { cause: e, retryable: true });
       }
       throw new RunnerError("AUTH_CONFIG_INVALID", `cannot read Docker config ${this.path} (${code ?? "error"})`, { cause: e });
     }
     try {
       const st = await fh.stat();
       const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-      if (stamp === this.stamp && this.config !== undefined) return this.config;
-      if (!st.isFile()) throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is not a regular file`);
-      if (st.size > MAX_CONFIG_BYTES) {
-        throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+      if (stamp === this.stamp) {
+        if (this.failure !== undefined) throw this.failure;
+        if (this.config !== undefined) return this.config;
       }
-      const text = await fh.readFile({ encoding: "utf8" });
-      const config = parseDockerConfig(text, this.path);
       this.stamp = stamp;
-      this.config = config;
-      return config;
+      this.config = undefined;
+      this.failure = undefined;
+      try {
+        if (!st.isFile()) throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is not a regular file`);
+        if (st.size > MAX_CONFIG_BYTES) {
+          throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+        }
+        const text = await fh.readFile({ encoding: "utf8" });
+        this.config = parseDockerConfig(text, this.path);
+        return this.config;
+      } catch (e) {
+        if (e instanceof RunnerError) this.failure = e;
+        else this.stamp = undefined;
+        throw e;
+      }
     } finally {
       await fh.close();
     }
@@ -87,11 +108,17 @@ export interface DefaultKeychainOptions {
   helperTimeoutMs?: number;
   /** Replaces the real `docker-credential-NAME get` call. */
   runHelper?: HelperRunner;
+  /** Where a skipped broken file is reported. Default: nowhere. */
+  logger?: Logger;
 }
 
 interface FileSource {
   kind: "docker-config" | "registry-auth-file" | "containers-auth";
   file: WatchedConfigFile;
+  /** Problems already reported for the file's current content: each is logged once, not per lookup. */
+  warned: Set<string>;
+  /** What `warned` is about: the parsed config, or the message of the fault that stops the whole file. */
+  version?: DockerConfig | string;
 }
 
 const nonEmpty = (s: string | undefined): s is string => s !== undefined && s !== "";
@@ -106,14 +133,20 @@ const nonEmpty = (s: string | undefined): s is string => s !== undefined && s !=
  *  4. the Docker config's `credsStore`;
  *  5. the service account's image pull secrets, in the order given;
  *  6. anonymous.
- * Missing files are skipped; broken ones and failing helpers are errors.
+ * Missing files are skipped. These files are ambient (whatever the machine
+ * has), so a broken one (unreadable, not JSON, wrong shape, an entry that
+ * does not decode) must not stop anonymous pulls of public images: it is
+ * logged once as a warning naming the file and the problem, and skipped (the
+ * whole file, or the broken entry). Failing credential helpers are errors.
+ * Files named explicitly (FileCredentials) stay errors when broken.
  * An `auths` entry with nothing usable (Docker's `{}` marker) falls through.
  */
 export class DefaultKeychain implements CredentialProvider {
   private readonly files: FileSource[];
-  private readonly dockerConfig: WatchedConfigFile | undefined;
+  private readonly dockerConfig: FileSource | undefined;
   private readonly runHelper: HelperRunner;
   private readonly serviceAccount: ServiceAccountPullSecrets | undefined;
+  private readonly logger: Logger;
 
   constructor(opts: DefaultKeychainOptions = {}) {
     const env = opts.env ?? process.env;
@@ -123,18 +156,13 @@ export class DefaultKeychain implements CredentialProvider {
       : nonEmpty(home)
         ? join(home, ".docker", "config.json")
         : undefined;
-    this.dockerConfig = dockerPath === undefined ? undefined : new WatchedConfigFile(dockerPath);
+    const source = (kind: FileSource["kind"], path: string): FileSource => ({ kind, file: new WatchedConfigFile(path), warned: new Set() });
+    this.dockerConfig = dockerPath === undefined ? undefined : source("docker-config", dockerPath);
     this.files = [];
-    if (this.dockerConfig !== undefined) this.files.push({ kind: "docker-config", file: this.dockerConfig });
-    if (nonEmpty(env.REGISTRY_AUTH_FILE)) {
-      this.files.push({ kind: "registry-auth-file", file: new WatchedConfigFile(env.REGISTRY_AUTH_FILE) });
-    }
-    if (nonEmpty(env.XDG_RUNTIME_DIR)) {
-      this.files.push({
-        kind: "containers-auth",
-        file: new WatchedConfigFile(join(env.XDG_RUNTIME_DIR, "containers", "auth.json")),
-      });
-    }
+    if (this.dockerConfig !== undefined) this.files.push(this.dockerConfig);
+    if (nonEmpty(env.REGISTRY_AUTH_FILE)) this.files.push(source("registry-auth-file", env.REGISTRY_AUTH_FILE));
+    if (nonEmpty(env.XDG_RUNTIME_DIR)) this.files.push(source("containers-auth", join(env.XDG_RUNTIME_DIR, "containers", "auth.json")));
+    this.logger = opts.logger ?? silentLogger;
     const timeoutMs = opts.helperTimeoutMs;
     this.runHelper =
       opts.runHelper ?? ((name, serverURL) => getFromCredentialHelper(name, serverURL, { env, timeoutMs }));
@@ -147,17 +175,18 @@ export class DefaultKeychain implements CredentialProvider {
   }
 
   async forRegistry(registry: string): Promise<ResolvedCredential> {
-    const dockerConfig = await this.dockerConfig?.read();
+    const dockerConfig = this.dockerConfig === undefined ? undefined : await this.read(this.dockerConfig);
     const helper = dockerConfig === undefined ? undefined : credentialHelperSource(dockerConfig, registry);
 
-    for (const { kind, file } of this.files) {
-      const config = kind === "docker-config" ? dockerConfig : await file.read();
+    for (const source of this.files) {
+      const { kind, file } = source;
+      const config = source === this.dockerConfig ? dockerConfig : await this.read(source);
       if (config === undefined) continue;
       if (kind === "docker-config" && helper?.from === "credHelpers") {
         const fromHelper = await this.helper(helper.name, registry, "credHelper");
         if (fromHelper !== undefined) return fromHelper;
       }
-      const found = credentialFromConfig(config, registry, file.path);
+      const found = this.skipBroken(source, () => credentialFromConfig(config, registry, file.path));
       if (found !== undefined) return { credential: found.credential, source: `default:${kind}:${file.path}#${displayKey(found.key)}` };
     }
 
@@ -173,6 +202,44 @@ export class DefaultKeychain implements CredentialProvider {
       }
     }
     return anonymous;
+  }
+
+  /** The file's config; `undefined` when it is missing or broken (reported once, then skipped). */
+  private async read(source: FileSource): Promise<DockerConfig | undefined> {
+    let config: DockerConfig | undefined;
+    let broken: RunnerError | undefined;
+    try {
+      config = await source.file.read();
+    } catch (e) {
+      if (!isRunnerError(e) || e.code !== "AUTH_CONFIG_INVALID") throw e;
+      broken = e;
+    }
+    // A new content (or a new fault) of the file: what was reported about the old one no longer applies.
+    const version = broken?.message ?? config;
+    if (version !== source.version) {
+      source.version = version;
+      source.warned.clear();
+    }
+    if (broken !== undefined) this.warnOnce(source, broken);
+    return config;
+  }
+
+  /** Runs `f`; AUTH_CONFIG_INVALID from it (an entry that does not decode) is reported once and becomes `undefined`. */
+  private skipBroken<T>(source: FileSource, f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (e) {
+      if (!isRunnerError(e) || e.code !== "AUTH_CONFIG_INVALID") throw e;
+      this.warnOnce(source, e);
+      return undefined;
+    }
+  }
+
+  private warnOnce(source: FileSource, e: RunnerError): void {
+    if (source.warned.has(e.message)) return;
+    source.warned.add(e.message);
+    // The message names the file and the fault, never a value (docker-config.ts).
+    this.logger.warn("Docker config skipped: credentials from it are not used", { file: source.file.path, code: e.code, error: e.message });
   }
 
   private async helper(name: string, registry: string, label: "credHelper" | "credsStore"): Promise<ResolvedCredential | undefined> {

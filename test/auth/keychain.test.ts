@@ -7,6 +7,7 @@ import type { Credential } from "../../src/auth/credential.ts";
 import type { DockerConfig } from "../../src/auth/docker-config.ts";
 import { DefaultKeychain, FileCredentials, type ServiceAccountPullSecrets } from "../../src/auth/keychain.ts";
 import { RunnerError } from "../../src/errors.ts";
+import { memoryLogger } from "../../src/log.ts";
 
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 const authConfig = (auths: Record<string, unknown>, extra: Record<string, unknown> = {}): string =>
@@ -33,6 +34,9 @@ const replace = (path: string, text: string): void => {
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 };
+
+/** The JSON log lines a memory logger collected. */
+const logLines = (lines: string[]): Array<Record<string, unknown>> => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 const HELPER_SECRET = "HelperSecretValue123456789";
 
@@ -304,28 +308,67 @@ describe("DefaultKeychain", () => {
     expect((await kc.forRegistry("ghcr.io")).credential).toEqual(basic("back", "4"));
   });
 
-  test("a broken docker config is an error naming the file, not the secret; fixing it recovers", async () => {
+  test("a broken docker config is skipped with one warning naming the file, not the secret; fixing it recovers", async () => {
     const home = fresh();
     const secret = b64("user:VerySecretPassword");
     const file = write(join(home, ".docker", "config.json"), `{"auths":{"ghcr.io":{"auth":"${secret}"}}`);
-    const kc = new DefaultKeychain({ env: {}, homeDir: home });
-    const e = await rejection(kc.forRegistry("ghcr.io"));
-    expect(e.code).toBe("AUTH_CONFIG_INVALID");
-    expect(e.message).toContain(file);
-    expect(e.message).not.toContain(secret);
-    expect(e.message).not.toContain("VerySecretPassword");
+    const logger = memoryLogger();
+    const kc = new DefaultKeychain({ env: {}, homeDir: home, logger });
+    expect(await kc.forRegistry("ghcr.io")).toEqual({ credential: { kind: "anonymous" }, source: "anonymous" });
+    expect(await kc.forRegistry("quay.io")).toEqual({ credential: { kind: "anonymous" }, source: "anonymous" });
+    const warnings = logLines(logger.lines).filter((l) => l.level === "warn");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.file).toBe(file);
+    expect(String(warnings[0]?.error)).toContain("not valid JSON");
+    for (const line of logger.lines) {
+      expect(line).not.toContain(secret);
+      expect(line).not.toContain("VerySecretPassword");
+    }
     replace(file, `{"auths":{"ghcr.io":{"auth":"${secret}"}}}`);
     expect((await kc.forRegistry("ghcr.io")).credential).toEqual(basic("user", "VerySecretPassword"));
+    // Broken again after a good spell: reported again.
+    replace(file, `{"auths":[]}`);
+    expect((await kc.forRegistry("ghcr.io")).source).toBe("anonymous");
+    expect(logLines(logger.lines).filter((l) => l.level === "warn")).toHaveLength(2);
   });
 
-  test("broken base64 in REGISTRY_AUTH_FILE names file and key", async () => {
-    const raf = write(join(fresh(), "auth.json"), authConfig({ "ghcr.io": { auth: "%%%notbase64%%%" } }));
-    const kc = new DefaultKeychain({ env: { REGISTRY_AUTH_FILE: raf }, homeDir: fresh() });
-    const e = await rejection(kc.forRegistry("ghcr.io"));
-    expect(e.code).toBe("AUTH_CONFIG_INVALID");
-    expect(e.message).toContain(raf);
-    expect(e.message).toContain('"ghcr.io"');
-    expect(e.message).not.toContain("notbase64");
+  test("a broken docker config does not hide the other sources", async () => {
+    const home = fresh();
+    write(join(home, ".docker", "config.json"), "not json at all");
+    const raf = write(join(fresh(), "auth.json"), authConfig({ "ghcr.io": { auth: b64("raf:5") } }));
+    const xdg = fresh();
+    write(join(xdg, "containers", "auth.json"), authConfig({ "quay.io": { auth: b64("xdg:6") } }));
+    const logger = memoryLogger();
+    const kc = new DefaultKeychain({ env: { REGISTRY_AUTH_FILE: raf, XDG_RUNTIME_DIR: xdg }, homeDir: home, logger });
+    expect((await kc.forRegistry("ghcr.io")).credential).toEqual(basic("raf", "5"));
+    expect((await kc.forRegistry("quay.io")).credential).toEqual(basic("xdg", "6"));
+    expect(logLines(logger.lines).filter((l) => l.level === "warn")).toHaveLength(1);
+  });
+
+  test("an unreadable docker config (a directory) and a broken containers auth.json are skipped too", async () => {
+    const home = fresh();
+    mkdirSync(join(home, ".docker", "config.json"), { recursive: true });
+    const xdg = fresh();
+    const containers = write(join(xdg, "containers", "auth.json"), `{"auths": 5}`);
+    const logger = memoryLogger();
+    const kc = new DefaultKeychain({ env: { XDG_RUNTIME_DIR: xdg }, homeDir: home, logger });
+    expect((await kc.forRegistry("ghcr.io")).source).toBe("anonymous");
+    const files = logLines(logger.lines).filter((l) => l.level === "warn").map((l) => l.file);
+    expect(files).toEqual([join(home, ".docker", "config.json"), containers]);
+  });
+
+  test("broken base64 in REGISTRY_AUTH_FILE: that entry is skipped with a warning naming file and key, never the value", async () => {
+    const raf = write(join(fresh(), "auth.json"), authConfig({ "ghcr.io": { auth: "%%%notbase64%%%" }, "quay.io": { auth: b64("q:7") } }));
+    const logger = memoryLogger();
+    const kc = new DefaultKeychain({ env: { REGISTRY_AUTH_FILE: raf }, homeDir: fresh(), logger });
+    expect((await kc.forRegistry("ghcr.io")).source).toBe("anonymous");
+    expect((await kc.forRegistry("ghcr.io")).source).toBe("anonymous");
+    expect((await kc.forRegistry("quay.io")).credential).toEqual(basic("q", "7"));
+    const warnings = logLines(logger.lines).filter((l) => l.level === "warn");
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]?.error)).toContain(raf);
+    expect(String(warnings[0]?.error)).toContain('"ghcr.io"');
+    expect(logger.lines.join("\n")).not.toContain("notbase64");
   });
 
   test("service-account configs are used as given (DockerConfig type)", async () => {
@@ -356,6 +399,18 @@ describe("FileCredentials", () => {
   test("credential helpers in the custom file are not run (the kubelet would not either)", async () => {
     const file = write(join(fresh(), "cfg.json"), authConfig({}, { credsStore: "hang" }));
     expect((await new FileCredentials(file).forRegistry("ghcr.io")).source).toBe("anonymous");
+  });
+
+  test("a broken file stays an error (it was asked for): AUTH_CONFIG_INVALID naming the path", async () => {
+    const file = write(join(fresh(), ".dockerconfigjson"), `{"auths":{"ghcr.io":{"auth":"${b64("c:d")}"}}`);
+    const fc = new FileCredentials(file);
+    for (let i = 0; i < 2; i++) {
+      const e = await rejection(fc.forRegistry("ghcr.io"));
+      expect(e.code).toBe("AUTH_CONFIG_INVALID");
+      expect(e.message).toContain(file);
+    }
+    replace(file, authConfig({ "ghcr.io": { auth: b64("c:d") } }));
+    expect((await fc.forRegistry("ghcr.io")).credential).toEqual(basic("c", "d"));
   });
 
   test("a missing file → AUTH_CONFIG_INVALID naming the path", async () => {
