@@ -47,6 +47,7 @@ export const ConfigSchema = z.object({
   "log-level": level.default("info"),
   "access-log": bool.default(false),
   "listen-address": z.string().min(1).default("0.0.0.0"),
+  "http-auth-token-file": z.string().min(1).optional(),
   "shutdown-timeout": duration.default(20_000),
   json: bool.default(false),
   help: bool.default(false),
@@ -108,5 +109,6 @@ export const FLAG_HELP: ReadonlyArray<[string, string]> = [
   ["--log-level", "debug, info, warn or error (info)"],
   ["--access-log", "log every HTTP request at info (false: at debug; 5xx answers always at warn)"],
   ["--listen-address", "address the gRPC and HTTP servers bind (0.0.0.0)"],
+  ["--http-auth-token-file", "file holding a bearer token the HTTP API requires (probes and /metrics stay open; none)"],
   ["--shutdown-timeout", "on SIGTERM, how long in-flight calls may take before the process exits (20s)"],
 ];

@@ -10,6 +10,7 @@ import type { FunctionEvaluator } from "../evaluator/types.ts";
 import { parsePlatform } from "../image/manifest.ts";
 import type { Runner } from "../runner.ts";
 import { frontHandler } from "./front.ts";
+import { bearerGuard, TokenFile } from "./http-auth.ts";
 import { AnswerCache } from "./resolve-answer.ts";
 import type { FetchHandler } from "./listen.ts";
 import { HTTP_STATUS } from "./status.ts";
@@ -159,11 +160,16 @@ export function httpApp(deps: HttpDeps): Hono {
 /** The app behind the body cap, request log and latency histogram: what the server serves. */
 export function httpHandler(deps: HttpDeps): FetchHandler {
   const app = httpApp(deps);
-  return frontHandler(app.fetch, {
+  const front = frontHandler(app.fetch, {
     maxBodyBytes: deps.runner.config["max-request-body-size"],
     routes: new Set(app.routes.map((r) => r.path)),
     logger: deps.runner.logger,
     metrics: deps.runner.metrics,
     accessLog: deps.runner.config["access-log"],
   });
+  // --http-auth-token-file: checked before the front reads any body (docs/security.md).
+  const tokenFile = deps.runner.config["http-auth-token-file"];
+  if (tokenFile === undefined) return front;
+  const { logger, metrics } = deps.runner;
+  return bearerGuard(front, { token: new TokenFile(tokenFile, logger), logger, metrics });
 }
