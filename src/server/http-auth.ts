@@ -120,6 +120,8 @@ export interface BearerGuardOptions {
   token: TokenFile;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** --access-log: refused requests are logged at info like every other request; otherwise at debug. */
+  accessLog?: boolean;
 }
 
 const refusal = (): Response =>
@@ -134,12 +136,13 @@ const refusal = (): Response =>
  */
 export function bearerGuard(next: FetchHandler, opts: BearerGuardOptions): FetchHandler {
   const { token, logger, metrics } = opts;
+  const log = opts.accessLog === true ? logger.info : logger.debug;
   return (req) => {
     const path = pathOf(req.url);
     if (OPEN_PATHS.has(path) || token.matches(bearerOf(req.headers.get("authorization")))) return next(req);
     // Method and path only (never the header): the route label is fixed so refused probes cannot grow the metrics.
     metrics.httpDuration.labels(req.method === "POST" || req.method === "GET" || req.method === "DELETE" ? req.method : "other", "unauthorized", "401").observe(0);
-    logger.info("request", { method: req.method.slice(0, 16), path: path.slice(0, 256), status: 401, ms: 0 });
+    log("request", { method: req.method.slice(0, 16), path: path.slice(0, 256), status: 401, ms: 0 });
     return refusal();
   };
 }

@@ -171,5 +171,5 @@ export function httpHandler(deps: HttpDeps): FetchHandler {
   const tokenFile = deps.runner.config["http-auth-token-file"];
   if (tokenFile === undefined) return front;
   const { logger, metrics } = deps.runner;
-  return bearerGuard(front, { token: new TokenFile(tokenFile, logger), logger, metrics });
+  return bearerGuard(front, { token: new TokenFile(tokenFile, logger), logger, metrics, accessLog: deps.runner.config["access-log"] });
 }

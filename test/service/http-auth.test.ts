@@ -27,7 +27,7 @@ const get = (path: string, token?: string, scheme = "Bearer"): Promise<Response>
 
 beforeAll(async () => {
   writeFileSync(tokenPath, `${TOKEN}\n`);
-  svc = await spawnServing(ensureBinary(), ["--http-port", "0", "--port", "0", "--listen-address", "127.0.0.1", "--http-auth-token-file", tokenPath]);
+  svc = await spawnServing(ensureBinary(), ["--http-port", "0", "--port", "0", "--listen-address", "127.0.0.1", "--http-auth-token-file", tokenPath, "--access-log"]);
   base = `http://127.0.0.1:${svc.httpPort}`;
 });
 
