@@ -78,7 +78,11 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
     insecureRegistries: config["insecure-registries"],
     logger,
   });
-  const cache = new MetadataCache({ tagTtlMs: config["tag-metadata-ttl"] });
+  const cache = new MetadataCache({
+    tagTtlMs: config["tag-metadata-ttl"],
+    maxEntries: config["image-cache-max-entries"],
+    maxBytes: config["image-cache-max-bytes"],
+  });
   const resolver = new ImageResolver(client, cache, {
     defaultImagePrefix: config["default-image-prefix"],
     platform,

@@ -26,8 +26,20 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST_LABEL = /^[A-Za-z0-9_-]+$/;
 const PORT = /^[0-9]{1,5}$/;
 
+/** Bounds from the distribution grammar and Docker: a host name, the whole name, a tag. */
+export const HOST_MAX = 253;
+export const NAME_MAX = 255;
+export const TAG_MAX = 128;
+/** Longest text parseReference looks at: name, ":" tag, "@sha256:" and 64 hex digits. */
+export const REFERENCE_MAX = NAME_MAX + 1 + TAG_MAX + 1 + 71;
+
+/** Quotes caller text for an error message, cut short: a 5 MB name must not become a 5 MB error. */
+export function quote(text: string, max = 200): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 const fail = (input: string, what: string): never => {
-  throw new RunnerError("INVALID_REFERENCE", `invalid image reference ${JSON.stringify(input)}: ${what}`);
+  throw new RunnerError("INVALID_REFERENCE", `invalid image reference ${quote(input)}: ${what}`);
 };
 
 /** Splits `host[:port]` / `[v6][:port]` / bare `::1`; undefined when malformed. */
@@ -62,27 +74,28 @@ function isIPv6(host: string): boolean {
 /** Why `registry` is not a valid RFC 3986 authority (host[:port]), or undefined when it is. */
 function registryProblem(registry: string): string | undefined {
   const parts = splitHostPort(registry);
-  if (parts === undefined) return `registry ${JSON.stringify(registry)} is not a valid host[:port]`;
+  if (parts === undefined) return `registry ${quote(registry)} is not a valid host[:port]`;
   const { host, port, bracketed } = parts;
   if (port !== undefined) {
-    if (!PORT.test(port) || Number(port) > 65535) return `registry ${JSON.stringify(registry)} has an invalid port`;
+    if (!PORT.test(port) || Number(port) > 65535) return `registry ${quote(registry)} has an invalid port`;
   }
+  if (host.length > HOST_MAX) return `registry host is longer than ${HOST_MAX} characters`;
   if (bracketed) {
-    return isIPv6(host) ? undefined : `registry ${JSON.stringify(registry)} is not a valid IPv6 address`;
+    return isIPv6(host) ? undefined : `registry ${quote(registry)} is not a valid IPv6 address`;
   }
   // RFC 3986 authorities need brackets around IPv6 literals.
-  if (host.includes(":")) return `registry ${JSON.stringify(registry)}: an IPv6 address must be in brackets`;
+  if (host.includes(":")) return `registry ${quote(registry)}: an IPv6 address must be in brackets`;
   if (host === "" || !host.split(".").every((l) => HOST_LABEL.test(l))) {
-    return `registry ${JSON.stringify(registry)} is not a valid host name`;
+    return `registry ${quote(registry)} is not a valid host name`;
   }
   return undefined;
 }
 
 function repositoryProblem(repository: string): string | undefined {
-  const q = JSON.stringify(repository);
+  const q = quote(repository);
   // Same bounds as ggcr's checkRepository (on the name as written, before `library/`).
   if (repository.length < 2) return `repository ${q} must be at least 2 characters`;
-  if (repository.length > 255) return `repository ${q} must be at most 255 characters`;
+  if (repository.length > NAME_MAX) return `repository ${q} must be at most ${NAME_MAX} characters`;
   if (!REPOSITORY_CHARS.test(repository)) {
     return /[A-Z]/.test(repository) && REPOSITORY_CHARS.test(repository.toLowerCase())
       ? `repository ${q} must be lower-case`
@@ -92,14 +105,14 @@ function repositoryProblem(repository: string): string | undefined {
   if (bad !== undefined) {
     return bad === ""
       ? `repository ${q} has an empty path component`
-      : `repository path component ${JSON.stringify(bad)} must start and end with [a-z0-9] and use only ".", "_", "__" or "-" as separators`;
+      : `repository path component ${quote(bad)} must start and end with [a-z0-9] and use only ".", "_", "__" or "-" as separators`;
   }
   return undefined;
 }
 
 function tagProblem(tag: string): string | undefined {
-  const q = JSON.stringify(tag);
-  if (tag.length > 128) return `tag ${q} must be at most 128 characters`;
+  const q = quote(tag);
+  if (tag.length > TAG_MAX) return `tag ${q} must be at most ${TAG_MAX} characters`;
   if (!TAG_CHARS.test(tag)) return `tag ${q} may only contain [A-Za-z0-9_.-]`;
   if (!TAG.test(tag)) return `tag ${q} must not start with "." or "-"`;
   return undefined;
@@ -113,6 +126,8 @@ function tagProblem(tag: string): string | undefined {
  */
 export function parseReference(input: string): ImageReference {
   if (input.length === 0) fail(input, "it is empty");
+  // Checked before any other work: caller text this long is never stored, echoed or scanned.
+  if (input.length > REFERENCE_MAX) fail(input, `it is longer than ${REFERENCE_MAX} characters`);
   if (/\s/.test(input)) fail(input, "it contains whitespace");
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(input)) fail(input, "it must not start with a URL scheme");
 
@@ -124,8 +139,8 @@ export function parseReference(input: string): ImageReference {
     digest = input.slice(at + 1);
     rest = input.slice(0, at);
     if (digest === "") fail(input, 'a digest must follow "@"');
-    if (!digest.startsWith("sha256:")) fail(input, `unsupported digest algorithm in ${JSON.stringify(digest)} (only sha256 is accepted)`);
-    if (!DIGEST.test(digest)) fail(input, `digest ${JSON.stringify(digest)} must be "sha256:" followed by 64 lower-case hex characters`);
+    if (!digest.startsWith("sha256:")) fail(input, `unsupported digest algorithm in ${quote(digest)} (only sha256 is accepted)`);
+    if (!DIGEST.test(digest)) fail(input, `digest ${quote(digest)} must be "sha256:" followed by 64 lower-case hex characters`);
     if (rest === "") fail(input, "a repository must precede the digest");
   }
 
@@ -148,7 +163,10 @@ export function parseReference(input: string): ImageReference {
   if (slash >= 0) {
     const first = name.slice(0, slash);
     if (first === "localhost" || first.includes(".") || first.includes(":")) {
-      registry = first === DOCKER_HUB_ALIAS ? DOCKER_HUB : first;
+      // Host names are case-insensitive: lower-cased once here, so cache keys, credential
+      // lookup, transport choice and the same-origin check all see one spelling.
+      const host = normaliseRegistry(first);
+      registry = host === DOCKER_HUB_ALIAS ? DOCKER_HUB : host;
       repository = name.slice(slash + 1);
       const problem = registryProblem(first);
       if (problem !== undefined) fail(input, problem);
@@ -156,6 +174,8 @@ export function parseReference(input: string): ImageReference {
   }
   const problem = repositoryProblem(repository);
   if (problem !== undefined) fail(input, problem);
+  // Docker and distribution bound the whole name, registry included.
+  if (name.length > NAME_MAX) fail(input, `the name (registry and repository) must be at most ${NAME_MAX} characters`);
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
 
   const ref: ImageReference = { registry, repository };
@@ -163,6 +183,11 @@ export function parseReference(input: string): ImageReference {
   else if (digest === undefined) ref.tag = DEFAULT_TAG;
   if (digest !== undefined) ref.digest = digest;
   return ref;
+}
+
+/** One spelling per registry host: lower case (host names are case-insensitive, RFC 4343). */
+export function normaliseRegistry(registry: string): string {
+  return registry.toLowerCase();
 }
 
 /** The full, explicit form: `registry/repository[:tag][@digest]`. */
@@ -177,7 +202,7 @@ export function formatReference(ref: ImageReference): string {
 export function pinnedReference(ref: ImageReference, digest: string): string {
   // Refuse anything parseReference would not read back.
   if (!DIGEST.test(digest)) {
-    throw new RunnerError("INVALID_REFERENCE", `cannot pin ${ref.registry}/${ref.repository} to ${JSON.stringify(digest)}: not a sha256 digest`);
+    throw new RunnerError("INVALID_REFERENCE", `cannot pin ${ref.registry}/${ref.repository} to ${quote(digest)}: not a sha256 digest`);
   }
   return `${ref.registry}/${ref.repository}@${digest}`;
 }

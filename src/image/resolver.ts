@@ -4,7 +4,7 @@ import type { AuthChoice, AuthSelector } from "../auth/selector.ts";
 import type { AuthStrategy } from "../auth/strategy.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import type { RouteStep } from "../registry/transport.ts";
-import { formatPlatform, type Platform } from "./manifest.ts";
+import { formatPlatform, isIndexMediaType, parsePlatform, platformServes, type Platform } from "./manifest.ts";
 import type { MetadataCache } from "./metadata-cache.ts";
 import type { ImageMetadata } from "./metadata.ts";
 import { expandShortName, formatReference, parseReference, type ImageReference } from "./reference.ts";
@@ -68,11 +68,14 @@ export interface ResolveOptions {
  * strategy, then the cache with single-flight in front of the registry client.
  */
 export class ImageResolver {
-  /** How each cached record was fetched, for the resolve answer on a hit. */
-  private readonly authOf = new Map<string, AuthDescription>();
+  /** How each cached record was fetched, for the resolve answer on a hit; goes with the record when it is evicted. */
+  private readonly authOf = new WeakMap<ImageMetadata, AuthDescription>();
   /** Image string → parsed reference: parsing costs ~1 µs, more than the cache lookup itself. */
   private readonly parsed = new Map<string, { ref: ImageReference; reference: string }>();
+  /** Characters held by `parsed` (keys and formatted references): bounded in bytes, not only in count. */
+  private parsedChars = 0;
   private static readonly PARSED_LIMIT = 10_000;
+  private static readonly PARSED_CHARS_LIMIT = 2 << 20;
 
   constructor(
     private readonly client: RegistryClient,
@@ -90,33 +93,46 @@ export class ImageResolver {
     if (p === undefined) {
       const ref = this.reference(image);
       p = { ref, reference: formatReference(ref) };
-      if (this.parsed.size >= ImageResolver.PARSED_LIMIT) this.parsed.clear();
+      const chars = image.length + 2 * p.reference.length;
+      if (this.parsed.size >= ImageResolver.PARSED_LIMIT || this.parsedChars + chars > ImageResolver.PARSED_CHARS_LIMIT) {
+        this.parsed.clear();
+        this.parsedChars = 0;
+      }
       this.parsed.set(image, p);
+      this.parsedChars += chars;
     }
     return p;
   }
 
-  async resolve(image: string, platform: Platform = this.opts.platform, options: ResolveOptions = {}): Promise<Resolution> {
+  /**
+   * `platform` given means the caller asked for it: a single-platform image
+   * built for another platform is then NO_MATCHING_PLATFORM. Without it the
+   * configured platform picks from indexes and single images are taken as
+   * they are (as Porch does).
+   */
+  async resolve(image: string, platform?: Platform, options: ResolveOptions = {}): Promise<Resolution> {
     const { ref, reference } = this.parse(image);
-    const key = cacheKey(reference, platform);
+    const want = platform ?? this.opts.platform;
+    const key = cacheKey(reference, want);
     const hit = this.cache.peek(key);
-    if (hit) return { metadata: hit, cached: true, ref, auth: this.authOf.get(key) ?? UNKNOWN_AUTH, transport: this.client.transportStep(hit) };
-    let auth: AuthDescription = UNKNOWN_AUTH;
-    const metadata = await this.cache.get(key, ref.digest !== undefined, async () => {
+    if (hit) {
+      if (platform !== undefined) checkPlatform(hit, platform);
+      return { metadata: hit, cached: true, ref, auth: this.authOf.get(hit) ?? UNKNOWN_AUTH, transport: this.client.transportStep(hit) };
+    }
+    const metadata = await this.cache.get(key, reference, ref.digest !== undefined, async () => {
       const choice = this.opts.auth?.choose(ref);
       if (this.opts.beforeFetch !== undefined && options.skipBeforeFetch !== true) await this.opts.beforeFetch(ref, choice);
       const credentials = choice ? once(choice.provider) : undefined;
-      const meta = await this.client.resolve(ref, { platform, credentials });
-      const description: AuthDescription = {
+      const meta = await this.client.resolve(ref, { platform: want, credentials });
+      this.authOf.set(meta, {
         strategy: choice?.strategy ?? "default",
         reason: choice?.reason ?? "credentials given to the client",
         source: credentials?.last?.source ?? "anonymous",
-      };
-      this.authOf.set(key, description);
+      });
       return meta;
     });
-    auth = this.authOf.get(key) ?? auth;
-    return { metadata, cached: false, ref, auth, transport: this.client.transportStep(metadata) };
+    if (platform !== undefined) checkPlatform(metadata, platform);
+    return { metadata, cached: false, ref, auth: this.authOf.get(metadata) ?? UNKNOWN_AUTH, transport: this.client.transportStep(metadata) };
   }
 
   /** The auth decision and credential source for an image, without contacting the registry. */
@@ -134,17 +150,26 @@ export class ImageResolver {
     return { strategy: choice.strategy, reason: choice.reason, source, ref };
   }
 
-  /** Drops every platform's record of an image; returns how many were removed. */
+  /** Drops every platform's record of an image (and any fetch in flight for it); returns how many were removed. */
   forget(image: string): number {
-    const prefix = `${formatReference(this.reference(image))} `;
-    let removed = 0;
-    for (const { key } of this.cache.list()) {
-      if (key.startsWith(prefix) && this.cache.delete(key)) {
-        this.authOf.delete(key);
-        removed++;
-      }
-    }
-    return removed;
+    return this.cache.deleteImage(formatReference(this.reference(image))).length;
+  }
+}
+
+/** A single-platform image whose config names another platform than the one asked for. */
+function checkPlatform(meta: ImageMetadata, want: Platform): void {
+  if (isIndexMediaType(meta.mediaType)) return;
+  let have: Platform;
+  try {
+    have = parsePlatform(meta.platform);
+  } catch {
+    return; // a config platform we cannot read says nothing either way
+  }
+  if (!platformServes(want, have)) {
+    throw new RunnerError(
+      "NO_MATCHING_PLATFORM",
+      `${meta.reference} is a single-platform image for ${meta.platform}, not ${formatPlatform(want)}`,
+    );
   }
 }
 

@@ -11,7 +11,7 @@ import {
   type Platform,
 } from "../image/manifest.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
-import { formatReference, type ImageReference } from "../image/reference.ts";
+import { formatReference, normaliseRegistry, type ImageReference } from "../image/reference.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import { RegistryAuth, USER_AGENT, type Authorization } from "./auth.ts";
 import { registryAnswerError } from "./errors.ts";
@@ -33,6 +33,18 @@ export interface RegistryClientOptions {
   retry?: RetryPolicy;
   manifestLimit?: number;
   logger?: Logger;
+}
+
+/** A failure that may mean "wrong scheme or CA": a TLS failure, or a connection that failed before any answer. */
+const fallsBack = (e: TransportError): boolean => e.code === "TLS" || (e.code === "NETWORK" && e.stage === "connect");
+
+/** `registry` as URL would spell its host under `protocol` (default ports dropped). */
+function originHost(registry: string, protocol: string): string {
+  try {
+    return new URL(`${protocol}//${registry}`).host;
+  } catch {
+    return registry;
+  }
 }
 
 /** What one resolve attempt needs to know about where it is going. */
@@ -76,7 +88,7 @@ export class RegistryClient {
     this.auth = new RegistryAuth({
       retry: this.retry,
       stats: this.stats,
-      insecureRegistries: new Set(opts.insecureRegistries ?? []),
+      insecureRegistries: new Set((opts.insecureRegistries ?? []).map(normaliseRegistry)),
     });
   }
 
@@ -99,7 +111,8 @@ export class RegistryClient {
         // Only a failure to reach the registry moves on; any registry answer is final.
         if (!(e instanceof TransportError)) throw e;
         attempts.push({ step: `${route.step} (${route.scheme})`, cause: e.message });
-        const next = routes[i + 1];
+        // A cut mid-body or a timeout is the real cause: trying another scheme would only hide it.
+        const next = fallsBack(e) ? routes[i + 1] : undefined;
         if (next) {
           this.opts.transport.fellBack?.(ref.registry, route, next, ref);
           this.log[next.expected ? "debug" : "warn"]("registry transport step failed, falling back", {
@@ -109,12 +122,13 @@ export class RegistryClient {
             next: next.step,
             reason: e.message,
           });
-        } else if (routes.length === 1) {
-          throw new RunnerError(e.code, `cannot reach registry ${ref.registry} for ${image}: ${e.message}`, { cause: e, retryable: e.retryable });
-        } else {
-          const listed = attempts.map((a, n) => `(${n + 1}) ${a.step}: ${a.cause}`).join("; ");
-          throw new RunnerError(e.code, `cannot reach registry ${ref.registry} for ${image}; tried ${listed}`, { cause: e, retryable: e.retryable });
+          continue;
         }
+        if (attempts.length === 1) {
+          throw new RunnerError(e.code, `cannot reach registry ${ref.registry} for ${image}: ${e.message}`, { cause: e, retryable: e.retryable });
+        }
+        const listed = attempts.map((a, n) => `(${n + 1}) ${a.step}: ${a.cause}`).join("; ");
+        throw new RunnerError(e.code, `cannot reach registry ${ref.registry} for ${image}; tried ${listed}`, { cause: e, retryable: e.retryable });
       }
     }
     throw new RunnerError("NETWORK", `no transport configured for registry ${ref.registry}`);
@@ -242,7 +256,8 @@ export class RegistryClient {
       const target = new URL(url);
       const headers: Record<string, string> = { "user-agent": USER_AGENT };
       if (accept) headers.accept = accept;
-      const sameOrigin = target.host === registry && (target.protocol === `${route.scheme}:` || target.protocol === "https:");
+      // Both sides are lower case (parseReference normalises the registry, URL the target).
+      const sameOrigin = target.host === originHost(registry, target.protocol) && (target.protocol === `${route.scheme}:` || target.protocol === "https:");
       if (authz && sameOrigin) headers.authorization = authz.header;
       const res = await this.send(url, kind, route, headers);
       const location = res.headers.location;

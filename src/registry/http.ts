@@ -22,17 +22,27 @@ export interface HttpRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * When a transport failure happened: before any response (connecting, the
+ * TLS handshake, sending, waiting for headers) or while reading the body.
+ * Only the first kind can mean "wrong scheme or CA", so only it may move the
+ * client on to another transport step.
+ */
+export type TransportStage = "connect" | "body";
+
 /** Transport-level failure (no HTTP answer), classified for the retry and TLS-fallback decisions. */
 export class TransportError extends Error {
   constructor(
     readonly code: Extract<ErrorCode, "NETWORK" | "TLS" | "TIMEOUT">,
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; stage?: TransportStage },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TransportError";
+    this.stage = options?.stage ?? "connect";
   }
+  readonly stage: TransportStage;
 }
 
 const TLS_CODES = new Set([
@@ -55,6 +65,10 @@ const TLS_CODES = new Set([
 ]);
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
 const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "ECONNABORTED", "UND_ERR_CLOSED"]);
+/** The process (not the registry) ran out of something: worth retrying later, never a config problem. */
+export const EXHAUSTION_CODES: ReadonlySet<string> = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "EAGAIN", "EADDRNOTAVAIL"]);
+// Phrases of TLS failures that carry no error code; matched only then, never against host names.
+const TLS_TEXT = /certificate|ssl routines|secure TLS connection|TLS handshake|handshake failure/i;
 
 function errorCode(e: unknown): string {
   let cur: unknown = e;
@@ -77,18 +91,27 @@ function describe(e: unknown): string {
   return parts.join(": ") || String(e);
 }
 
-/** Maps a thrown fetch error to NETWORK / TLS / TIMEOUT. TLS failures are never retried. */
-export function classifyTransportError(e: unknown): TransportError {
+/**
+ * Maps a thrown fetch error to NETWORK / TLS / TIMEOUT. TLS failures are never
+ * retried, and only happen before a response: a connection cut while the body
+ * streams is NETWORK, whatever its text says.
+ */
+export function classifyTransportError(e: unknown, stage: TransportStage = "connect"): TransportError {
   if (e instanceof TransportError) return e;
   const code = errorCode(e);
   const text = describe(e);
   const name = e instanceof Error ? e.name : "";
-  if (name === "TimeoutError" || TIMEOUT_CODES.has(code)) return new TransportError("TIMEOUT", `timed out (${code || name}): ${text}`, true, { cause: e });
-  if (TLS_CODES.has(code) || code.startsWith("ERR_SSL") || code.startsWith("ERR_TLS") || /certificate|ssl|tls|handshake/i.test(text)) {
-    return new TransportError("TLS", `TLS handshake failed (${code || "tls"}): ${text}`, false, { cause: e });
+  if (name === "TimeoutError" || TIMEOUT_CODES.has(code)) return new TransportError("TIMEOUT", `timed out (${code || name}): ${text}`, true, { cause: e, stage });
+  if (EXHAUSTION_CODES.has(code)) {
+    return new TransportError("NETWORK", `local resources exhausted (${code}), try again later: ${text}`, true, { cause: e, stage });
   }
-  if (name === "AbortError") return new TransportError("TIMEOUT", `aborted: ${text}`, false, { cause: e });
-  return new TransportError("NETWORK", `connection failed (${code || "network"}): ${text}`, RESET_CODES.has(code) || code === "ECONNREFUSED" || code === "", { cause: e });
+  const tls = TLS_CODES.has(code) || code.startsWith("ERR_SSL") || code.startsWith("ERR_TLS") || (code === "" && TLS_TEXT.test(text));
+  if (stage === "connect" && tls) {
+    return new TransportError("TLS", `TLS handshake failed (${code || "tls"}): ${text}`, false, { cause: e, stage });
+  }
+  if (name === "AbortError") return new TransportError("TIMEOUT", `aborted: ${text}`, false, { cause: e, stage });
+  const what = stage === "body" ? "connection lost while reading the response" : "connection failed";
+  return new TransportError("NETWORK", `${what} (${code || "network"}): ${text}`, RESET_CODES.has(code) || code === "ECONNREFUSED" || code === "", { cause: e, stage });
 }
 
 function flatten(headers: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -135,7 +158,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     }
   } catch (e) {
     if (e instanceof RunnerError) throw e;
-    throw classifyTransportError(e);
+    throw classifyTransportError(e, "body");
   }
   const body = new Uint8Array(size);
   let offset = 0;

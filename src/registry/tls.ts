@@ -13,6 +13,7 @@
 import type { Agent } from "./undici.ts";
 import type { RunnerError } from "../errors.ts";
 import { silentLogger, type Logger } from "../log.ts";
+import { normaliseRegistry } from "../image/reference.ts";
 import { TransportError } from "./http.ts";
 import { MountedCaFile, type CaLoad } from "./tls-ca-file.ts";
 import {
@@ -65,7 +66,7 @@ export class TlsChainTransport implements Transport {
 
   constructor(private readonly opts: TlsChainOptions) {
     this.ca = new MountedCaFile(opts.tlsSecretPath);
-    this.insecure = new Set(opts.insecureRegistries ?? []);
+    this.insecure = new Set((opts.insecureRegistries ?? []).map(normaliseRegistry));
     this.log = opts.logger ?? silentLogger;
   }
 

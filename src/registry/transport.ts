@@ -1,7 +1,7 @@
 import { rootCertificates } from "node:tls";
 import type { Dispatcher } from "undici-real";
 import { Agent } from "./undici.ts";
-import { isLoopbackRegistry, type ImageReference } from "../image/reference.ts";
+import { isLoopbackRegistry, normaliseRegistry, type ImageReference } from "../image/reference.ts";
 import type { TransportError } from "./http.ts";
 
 /** One way of reaching a registry; the TLS issue adds the mounted-CA steps. */
@@ -104,7 +104,7 @@ export class DefaultTransport implements Transport {
   private readonly preferred = new Map<string, RouteStep>();
 
   constructor(opts: { insecureRegistries?: readonly string[]; extraCAs?: readonly string[] } = {}) {
-    this.insecure = new Set(opts.insecureRegistries ?? []);
+    this.insecure = new Set((opts.insecureRegistries ?? []).map(normaliseRegistry));
     this.agent = registryAgent({ extraCAs: opts.extraCAs });
   }
 

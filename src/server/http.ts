@@ -49,6 +49,11 @@ function resolveBody(raw: unknown): ResolveBodyT {
   }
   return validate(raw, ResolveBody);
 }
+/** Listing page size: 100 by default, at most 1000 records per answer. */
+const CacheQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().regex(/^[0-9]{1,15}$/, "not a cursor from a previous page").optional(),
+});
 const PodSpecBody = z.object({ image: z.string().min(1) }).strict();
 /** resourceList: the ResourceList text (YAML or JSON) as Porch sends it; an object is taken as JSON. */
 const EvaluateBody = z
@@ -115,8 +120,12 @@ export function httpApp(deps: HttpDeps): Hono {
     return new Response(answers.json(body.image, r), JSON_INIT);
   });
 
+  // Paged: the listing never walks or serialises the whole cache in one event-loop turn.
   app.get("/v1/images/cache", (c) => {
-    const images = runner.cache.list().map(({ key, value, expiresAt }) => ({
+    const q = CacheQuery.safeParse({ limit: c.req.query("limit"), cursor: c.req.query("cursor") });
+    if (!q.success) throw new RunnerError("INVALID_ARGUMENT", `invalid query: ${q.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const page = runner.cache.page(q.data.limit, q.data.cursor);
+    const images = page.records.map(({ key, value, expiresAt }) => ({
       key,
       image: value.reference,
       platform: value.platform,
@@ -125,7 +134,7 @@ export function httpApp(deps: HttpDeps): Hono {
       entrypoint: value.entrypoint,
       expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
     }));
-    return c.json({ images, stats: runner.cache.stats() });
+    return c.json({ images, next: page.next ?? null, stats: runner.cache.stats() });
   });
 
   app.delete("/v1/images/cache", (c) => {

@@ -60,6 +60,12 @@ export function createMetrics(sources: MetricSources): ServiceMetrics {
     "Lookups that arrived while a fetch for the same image was in flight and shared it (single-flight).",
     () => stats().joined,
   );
+  mirroredCounter(
+    registry,
+    `${PREFIX}image_cache_evictions_total`,
+    "Image metadata records evicted to stay within --image-cache-max-entries / --image-cache-max-bytes.",
+    () => stats().evictions,
+  );
   mirroredCounter(registry, `${PREFIX}image_cache_fetch_errors_total`, "Registry fetches for the cache that failed (errors are never cached).", () => stats().errors);
   new Gauge({
     name: `${PREFIX}image_cache_entries`,

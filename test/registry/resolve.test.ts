@@ -77,9 +77,40 @@ describe("platform selection", () => {
     const { metadata } = await resolver.resolve(image);
     expect(metadata.entrypoint).toEqual(["/arm64"]);
     expect(metadata.platformDigest).toBe(children[1]!.digest);
-    expect(metadata.platform).toBe("linux/arm64/v8");
+    // containerd's spelling: v8 is arm64's default and is not written out.
+    expect(metadata.platform).toBe("linux/arm64");
     const armv7 = await resolver.resolve(image, { os: "linux", architecture: "arm", variant: "v7" });
     expect(armv7.metadata.entrypoint).toEqual(["/armv7"]);
+    await close();
+  });
+
+  test("linux/arm64/v8, linux/arm64 and linux/aarch64 are one cache key and one answer", async () => {
+    const { resolver, cache, close } = makeClient();
+    const first = await resolver.resolve(image, { os: "linux", architecture: "arm64", variant: "v8" });
+    const second = await resolver.resolve(image, { os: "linux", architecture: "arm64" });
+    const third = await resolver.resolve(image, { os: "Linux", architecture: "aarch64" });
+    expect(second.cached).toBe(true);
+    expect(third.cached).toBe(true);
+    expect([first, second, third].map((r) => r.metadata.platform)).toEqual(["linux/arm64", "linux/arm64", "linux/arm64"]);
+    expect(cache.list().map((e) => e.key)).toEqual([`${image} linux/arm64`]);
+    await close();
+  });
+
+  test("a platform asked of a single-platform image built for another is NO_MATCHING_PLATFORM, also on a cache hit", async () => {
+    await pushImage(reg, "plat/single-arm", "v1", { format: "oci", os: "linux", architecture: "arm64", entrypoint: ["/arm"] });
+    const single = `${reg.host}/plat/single-arm:v1`;
+    const { resolver, close } = makeClient();
+    // Without an explicit platform the image is taken as it is (as Porch does), and cached.
+    const implicit = await resolver.resolve(single);
+    expect(implicit.metadata.platform).toBe("linux/arm64");
+    for (const cached of [true, false]) {
+      if (!cached) resolver.forget(single);
+      const err = await rejection(resolver.resolve(single, { os: "linux", architecture: "amd64" }));
+      expect(err.code).toBe("NO_MATCHING_PLATFORM");
+      expect(err.message).toContain("linux/arm64");
+      expect(err.message).toContain("linux/amd64");
+    }
+    expect((await resolver.resolve(single, { os: "linux", architecture: "arm64", variant: "v8" })).metadata.entrypoint).toEqual(["/arm"]);
     await close();
   });
 

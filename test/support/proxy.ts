@@ -32,6 +32,10 @@ export interface ProxyAction {
   rewriteBody?: (bytes: Uint8Array) => Uint8Array;
   removeHeaders?: string[];
   setHeaders?: Record<string, string>;
+  /** Send the upstream headers (full Content-Length) and this many body bytes, then cut the connection. */
+  cutAfterBytes?: number;
+  /** Send the upstream body one byte every this many milliseconds (a registry that drips). */
+  dripMs?: number;
 }
 
 export type OnRequest = (req: ProxyRequest) => ProxyAction | undefined;
@@ -183,6 +187,19 @@ export async function startProxy(opts: StartProxyOptions): Promise<TestProxy> {
     }
     if (out["content-length"] === undefined || action?.rewriteBody) out["content-length"] = String(resBody.length);
     res.writeHead(up.statusCode, out);
+    if (action?.cutAfterBytes !== undefined) {
+      res.write(Buffer.from(resBody.subarray(0, action.cutAfterBytes)), () => res.socket?.destroy());
+      return;
+    }
+    if (action?.dripMs !== undefined) {
+      for (let i = 0; i < resBody.length; i++) {
+        if (res.destroyed || req.socket.destroyed) return;
+        res.write(Buffer.from(resBody.subarray(i, i + 1)));
+        await new Promise((r) => setTimeout(r, action.dripMs));
+      }
+      res.end();
+      return;
+    }
     res.end(Buffer.from(resBody));
   }
 

@@ -22,6 +22,7 @@ import {
   OCI_MANIFEST,
   parseImageConfig,
   parsePlatform,
+  platformServes,
   type Platform,
   selectPlatform,
   sha256Digest,
@@ -205,8 +206,14 @@ describe("parseImageConfig", () => {
 describe("parsePlatform / formatPlatform", () => {
   test.each<[string, Platform]>([
     ["linux/amd64", { os: "linux", architecture: "amd64" }],
-    ["linux/arm64/v8", { os: "linux", architecture: "arm64", variant: "v8" }],
-    ["linux/arm64/8", { os: "linux", architecture: "arm64", variant: "v8" }],
+    // containerd: v8 is arm64's default, so it is dropped; arm's default v7 is spelled out.
+    ["linux/arm64/v8", { os: "linux", architecture: "arm64" }],
+    ["linux/arm64/8", { os: "linux", architecture: "arm64" }],
+    ["linux/arm64/v9.0", { os: "linux", architecture: "arm64", variant: "v9" }],
+    ["linux/arm", { os: "linux", architecture: "arm", variant: "v7" }],
+    ["linux/amd64/v1", { os: "linux", architecture: "amd64" }],
+    ["linux/amd64/v3", { os: "linux", architecture: "amd64", variant: "v3" }],
+    ["macos/arm64", { os: "darwin", architecture: "arm64" }],
     ["linux/arm/v7", { os: "linux", architecture: "arm", variant: "v7" }],
     ["Linux/AMD64", { os: "linux", architecture: "amd64" }],
     ["linux/x86_64", { os: "linux", architecture: "amd64" }],
@@ -233,9 +240,26 @@ describe("parsePlatform / formatPlatform", () => {
 
   test("format", () => {
     expect(formatPlatform({ os: "linux", architecture: "amd64" })).toBe("linux/amd64");
-    expect(formatPlatform({ os: "linux", architecture: "arm64", variant: "v8" })).toBe("linux/arm64/v8");
+    // One spelling everywhere: every way of writing arm64 v8 formats the same.
+    for (const p of [{ os: "linux", architecture: "arm64", variant: "v8" }, { os: "Linux", architecture: "aarch64" }, { os: "linux", architecture: "arm64", variant: "8" }]) {
+      expect(formatPlatform(p)).toBe("linux/arm64");
+    }
     expect(formatPlatform({ os: "linux", architecture: "arm64", variant: "" })).toBe("linux/arm64");
-    for (const s of ["linux/amd64", "linux/arm/v6", "windows/arm64/v8"]) expect(formatPlatform(parsePlatform(s))).toBe(s);
+    for (const s of ["linux/amd64", "linux/arm/v6", "linux/arm/v7", "windows/arm64", "linux/amd64/v3"]) expect(formatPlatform(parsePlatform(s))).toBe(s);
+  });
+
+  test("refuses long input without echoing it", () => {
+    const err = catchErr(() => parsePlatform(`linux/${"a".repeat(5_000_000)}`));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  test("platformServes: normalised os/arch, the variant only when one is asked", () => {
+    expect(platformServes(parsePlatform("linux/arm64/v8"), { os: "linux", architecture: "aarch64" })).toBe(true);
+    expect(platformServes(parsePlatform("linux/amd64"), { os: "linux", architecture: "amd64", variant: "v3" })).toBe(true);
+    expect(platformServes(parsePlatform("linux/arm64"), { os: "linux", architecture: "amd64" })).toBe(false);
+    expect(platformServes(parsePlatform("linux/arm/v6"), { os: "linux", architecture: "arm" })).toBe(false);
+    expect(platformServes(parsePlatform("windows/amd64"), { os: "linux", architecture: "amd64" })).toBe(false);
   });
 });
 
@@ -311,7 +335,7 @@ describe("selectPlatform", () => {
     expect(err.retryable).toBe(false);
     expect(err.message).toContain("linux/s390x");
     expect(err.message).toContain("gcr.io/a/b:v1");
-    expect(err.message).toContain("available: linux/amd64, linux/arm64/v8, linux/arm/v6, linux/arm/v7, windows/amd64");
+    expect(err.message).toContain("available: linux/amd64, linux/arm64, linux/arm/v6, linux/arm/v7, windows/amd64");
     expect(err.message).not.toContain("unknown");
   });
 

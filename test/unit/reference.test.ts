@@ -53,14 +53,17 @@ const valid: Array<[string, ImageReference]> = [
   ["foo.bar/baz", { registry: "foo.bar", repository: "baz", tag: "latest" }],
   ["a.b.c/d/e/f/g:h", { registry: "a.b.c", repository: "d/e/f/g", tag: "h" }],
   ["my-registry:5000/ab", { registry: "my-registry:5000", repository: "ab", tag: "latest" }],
-  ["Registry.Example.COM/org/fn", { registry: "Registry.Example.COM", repository: "org/fn", tag: "latest" }],
+  // Hosts are case-insensitive: one spelling from parse time on.
+  ["Registry.Example.COM/org/fn", { registry: "registry.example.com", repository: "org/fn", tag: "latest" }],
+  ["LOCALHOST:5000/org/fn", { registry: "localhost:5000", repository: "org/fn", tag: "latest" }],
   ["example.com/a.b/c_d/e__f/g-h/i---j/k9", { registry: "example.com", repository: "a.b/c_d/e__f/g-h/i---j/k9", tag: "latest" }],
   ["ubuntu:TAG_1.2-rc.1", { registry: HUB, repository: "library/ubuntu", tag: "TAG_1.2-rc.1" }],
   ["ubuntu:_x", { registry: HUB, repository: "library/ubuntu", tag: "_x" }],
   ["ubuntu:x", { registry: HUB, repository: "library/ubuntu", tag: "x" }],
   [`ubuntu:${"t".repeat(128)}`, { registry: HUB, repository: "library/ubuntu", tag: "t".repeat(128) }],
   ["ab", { registry: HUB, repository: "library/ab", tag: "latest" }],
-  [`gcr.io/${"a".repeat(255)}`, { registry: "gcr.io", repository: "a".repeat(255), tag: "latest" }],
+  // The whole name (registry included) is at most 255 characters.
+  [`gcr.io/${"a".repeat(248)}`, { registry: "gcr.io", repository: "a".repeat(248), tag: "latest" }],
 ];
 
 // [input, fragment the message must contain]
@@ -81,6 +84,8 @@ const invalid: Array<[string, string]> = [
   ["gcr.io/foo:", "tag must follow"],
   ["localhost:5000/foo:", "tag must follow"],
   [`ubuntu:${"t".repeat(129)}`, "at most 128"],
+  [`gcr.io/${"a".repeat(249)}`, "at most 255"],
+  [`${"h".repeat(254)}.io/fn`, "longer than 253"],
   ["ubuntu:.tag", "must not start"],
   ["ubuntu:-tag", "must not start"],
   ["ubuntu:t+g", "[A-Za-z0-9_.-]"],
@@ -150,7 +155,8 @@ describe("parseReference", () => {
     const re = err as RunnerError;
     expect(re.code).toBe("INVALID_REFERENCE");
     expect(re.retryable).toBe(false);
-    expect(re.message).toContain(JSON.stringify(input));
+    // Caller text is echoed, but never more than 200 characters of it.
+    expect(re.message).toContain(input.length <= 200 ? JSON.stringify(input) : JSON.stringify(`${input.slice(0, 200)}…`));
     expect(re.message).toContain(fragment);
   });
 
