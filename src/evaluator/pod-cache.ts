@@ -340,8 +340,6 @@ export interface PodFacts {
   deleting: boolean;
   /** `fn.kpt.dev/reclaim-after` in ms (undefined: missing or unreadable). */
   reclaimAfterMs?: number;
-  /** creationTimestamp in ms, for a pod without a readable reclaim-after. */
-  createdMs?: number;
   templateVersion?: string;
 }
 
@@ -352,20 +350,31 @@ export interface LocalFacts {
   desiredReclaimAfterMs?: number;
 }
 
+/**
+ * - terminating: left to Kubernetes; failed: deleted;
+ * - busy here: kept;
+ * - no readable reclaim-after (a pod Porch HEAD made: it tracks last use in
+ *   memory only): given one, first seen + TTL, as Porch v4.1.2's collector
+ *   did. Judging it by its creation time instead would delete pods Porch is
+ *   still using during a side-by-side rollout;
+ * - reclaim-after ahead: kept; passed but used here since: extended;
+ *   otherwise deleted.
+ * A pod of another template version is never served here (./pod-reuse.ts),
+ * but it is only deleted once its reclaim-after passes too: it may belong
+ * to another runner (Porch v4.1.2, or Porch with its own template) that
+ * still uses it.
+ */
 export function judgePod(pod: PodFacts, local: LocalFacts, now: number, ttlMs: number, currentTemplate: string | undefined): PodVerdict {
   if (pod.deleting) return { action: "skip", reason: "deleting" };
   if (pod.phase === "Failed" || pod.phase === "Succeeded") return { action: "delete", reason: "failed" };
   if (local.busy) return { action: "keep" };
-  if (currentTemplate !== undefined && pod.templateVersion !== undefined && pod.templateVersion !== currentTemplate) {
-    return { action: "delete", reason: "stale-template" };
-  }
-  const annotated = pod.reclaimAfterMs ?? (pod.createdMs === undefined ? undefined : pod.createdMs + ttlMs);
-  const desired = local.desiredReclaimAfterMs;
-  if (annotated !== undefined && annotated > now) return { action: "keep" };
+  const stale = currentTemplate !== undefined && pod.templateVersion !== undefined && pod.templateVersion !== currentTemplate;
+  const desired = stale ? undefined : local.desiredReclaimAfterMs;
+  if (pod.reclaimAfterMs === undefined) return { action: "extend", reclaimAfterMs: Math.max(desired ?? Number.NEGATIVE_INFINITY, now + ttlMs) };
+  if (pod.reclaimAfterMs > now) return { action: "keep" };
   // The annotation says expired, but this runner used the pod since it last wrote it.
   if (desired !== undefined && desired > now) return { action: "extend", reclaimAfterMs: desired };
-  if (annotated === undefined && desired === undefined) return { action: "keep" };
-  return { action: "delete", reason: "expired" };
+  return { action: "delete", reason: stale ? "stale-template" : "expired" };
 }
 
 /** `fn.kpt.dev/reclaim-after` (unix seconds, as upstream writes it) → ms; undefined when unreadable. */

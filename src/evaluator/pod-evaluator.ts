@@ -58,7 +58,7 @@ export interface PodEvaluatorOptions {
   /** The current `base-pod-template` version. */
   templateVersion: () => Promise<string>;
   /** Image → resolved metadata (reference and digest name the pods). */
-  resolve: (image: string) => Promise<{ reference: string; digest: string }>;
+  resolve: (image: string) => Promise<{ reference: string; digest: string; platformDigest?: string }>;
   namespace: string;
   logger: Logger;
   /** `--pod-ttl`. */

@@ -6,7 +6,8 @@
  * - expired (`fn.kpt.dev/reclaim-after` passed, and not in use here):
  *   deleted; when this runner used it since it last wrote the annotation,
  *   the annotation is extended instead;
- * - built from an older `base-pod-template` and idle here: deleted;
+ * - without the annotation (made by Porch HEAD): given first seen + TTL;
+ * - built from another template: never served here, deleted once expired;
  * - terminating: left to Kubernetes.
  * A Service goes once no live pod carries its label; a function Service
  * with no pod at all (a runner died between the two creates) goes after a
@@ -97,7 +98,6 @@ export class PodGc {
           phase: pod.status?.phase,
           deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
           reclaimAfterMs: parseReclaimAfter(pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]),
-          createdMs: timeOf(pod.metadata?.creationTimestamp),
           templateVersion: templateVersionOfPod(pod),
         },
         {

@@ -93,8 +93,8 @@ function digestHex8(digest: string): string {
 }
 
 /**
- * The pod id of `ref` resolved to `digest` (the digest the pod runs: the
- * index digest when there is one), for pod instance `postfix`.
+ * The pod id of `ref` resolved to `digest` (the platform manifest's digest,
+ * see `podIdForImage`), for pod instance `postfix`.
  *
  * Deterministic; always a DNS-1035 label of at most 63 characters ending in
  * `-<first 8 hex of digest>`. For a reference with both a tag and a digest
@@ -120,9 +120,16 @@ export function podId(ref: ImageReference, digest: string, postfix: string = DEF
 }
 
 /**
- * podId for an image's resolved metadata: its reference as written and the
- * digest its pods are pinned to (`repository@digest`).
+ * podId for an image's resolved metadata: its reference as written, and the
+ * digest of the manifest picked for the configured platform (`--platform`,
+ * default linux/amd64). Porch's id ends in the 8 hex digits of that platform
+ * manifest (go-containerregistry's `remote.Image` resolves an index to
+ * linux/amd64 before `Digest()`), so taking the same digest makes our ids
+ * equal Porch's for multi-arch images too, and each side recognises the
+ * other's pods. The pod itself still runs the index digest (./pod-spec.ts).
+ * Metadata without a platform digest (a single manifest) uses `digest`.
  */
-export function podIdForImage(metadata: { reference: string; digest: string }, postfix: string = DEFAULT_POD_POSTFIX): string {
-  return podId(parseReference(metadata.reference), metadata.digest, postfix);
+export function podIdForImage(metadata: { reference: string; digest: string; platformDigest?: string }, postfix: string = DEFAULT_POD_POSTFIX): string {
+  const digest = metadata.platformDigest !== undefined && metadata.platformDigest !== "" ? metadata.platformDigest : metadata.digest;
+  return podId(parseReference(metadata.reference), digest, postfix);
 }

@@ -16,7 +16,6 @@ import {
   FUNCTION_CONTAINER_NAME,
   IMAGE_LABEL,
   RECLAIM_AFTER_ANNOTATION,
-  SAFE_TO_EVICT_ANNOTATION,
   TEMPLATE_VERSION_ANNOTATION,
   WRAPPER_INIT_CONTAINER_NAME,
   WRAPPER_SERVER_BIN,
@@ -96,9 +95,11 @@ export function withPullSecret(secrets: readonly V1LocalObjectReference[] | unde
  *   so the wrapper must not stay pinned to whatever the template was created
  *   with;
  * - `imagePullSecrets`: plus `pullSecret`, exactly once;
- * - label `fn.kpt.dev/image=<podId>`; annotations template-version,
- *   reclaim-after (unix seconds, as upstream's GC parses them) and
- *   safe-to-evict.
+ * - label `fn.kpt.dev/image=<podId>`; annotations template-version and
+ *   reclaim-after (unix seconds, as Porch v4.1.2's GC parses them). Every
+ *   other annotation comes from the template as written (Porch's templates
+ *   carry `cluster-autoscaler.kubernetes.io/safe-to-evict`; a template
+ *   without it gets pods without it).
  *
  * Throws INVALID_ARGUMENT for a template without a spec or a `function`
  * container, an invalid pod id or body size; NO_ENTRYPOINT for an image with
@@ -154,7 +155,6 @@ export function buildFunctionPod(opts: FunctionPodOptions): V1Pod {
     ...source?.annotations,
     [TEMPLATE_VERSION_ANNOTATION]: opts.templateVersion,
     [RECLAIM_AFTER_ANNOTATION]: String(Math.floor(reclaimAfterMs / 1000)),
-    [SAFE_TO_EVICT_ANNOTATION]: "true",
   };
 
   return {

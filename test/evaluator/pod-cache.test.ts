@@ -162,9 +162,17 @@ describe("garbage-collection verdicts", () => {
       { busy: false, desiredReclaimAfterMs: now + 500 },
       { action: "extend", reclaimAfterMs: now + 500 },
     ],
-    ["no annotation: creation + TTL", { deleting: false, phase: "Running", createdMs: now - ttl - 1 }, idle, { action: "delete", reason: "expired" }],
-    ["no annotation, young", { deleting: false, phase: "Running", createdMs: now - 10 }, idle, { action: "keep" }],
-    ["older template, idle", { deleting: false, phase: "Running", reclaimAfterMs: now + 99, templateVersion: "6" }, idle, { action: "delete", reason: "stale-template" }],
+    // Porch HEAD writes no reclaim-after: first seen + TTL, whatever the pod's age (Porch may be using it).
+    ["no annotation: first seen + TTL", { deleting: false, phase: "Running" }, idle, { action: "extend", reclaimAfterMs: now + ttl }],
+    [
+      "no annotation, used here: the later of last use + TTL and first seen + TTL",
+      { deleting: false, phase: "Running" },
+      { busy: false, desiredReclaimAfterMs: now + 5 * ttl },
+      { action: "extend", reclaimAfterMs: now + 5 * ttl },
+    ],
+    ["no annotation, older template: first seen + TTL too", { deleting: false, phase: "Running", templateVersion: "6" }, idle, { action: "extend", reclaimAfterMs: now + ttl }],
+    ["older template, idle, not expired: kept (another runner may use it)", { deleting: false, phase: "Running", reclaimAfterMs: now + 99, templateVersion: "6" }, idle, { action: "keep" }],
+    ["older template, expired", { deleting: false, phase: "Running", reclaimAfterMs: now, templateVersion: "6" }, idle, { action: "delete", reason: "stale-template" }],
     ["older template, busy", { deleting: false, phase: "Running", reclaimAfterMs: now + 99, templateVersion: "6" }, { busy: true }, { action: "keep" }],
   ] as const)("%s", (_name, pod, local, verdict) => {
     expect(judgePod(pod, local, now, ttl, "7")).toEqual(verdict);

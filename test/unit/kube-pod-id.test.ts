@@ -78,6 +78,13 @@ describe("podId golden cases", () => {
     expect(podIdForImage({ reference: "gcr.io/kpt-fn/set-namespace:v0.4.1", digest: D }, "4")).toBe(`set-namespace-v041-4-${HEX8}`);
   });
 
+  test("a multi-arch image's id ends in the platform manifest's digest, as Porch's does", () => {
+    const index = `sha256:${"ab".repeat(32)}`;
+    // Porch: podID(image, img.Digest().Hex, postfix) where img is the linux/amd64 manifest.
+    expect(podIdForImage({ reference: "gcr.io/kpt-fn/set-namespace:v0.4.1", digest: index, platformDigest: D })).toBe(`set-namespace-v041-1-${HEX8}`);
+    expect(podIdForImage({ reference: "gcr.io/kpt-fn/set-namespace:v0.4.1", digest: index, platformDigest: "" })).toBe("set-namespace-v041-1-abababab");
+  });
+
   test("a digest without 8 hex characters is refused", () => {
     const ref = parseReference("gcr.io/kpt-fn/set-namespace:v0.4.1");
     for (const bad of ["", "sha256:", "sha256:0123", "sha256:XYZ01234567", "not-a-digest"]) {

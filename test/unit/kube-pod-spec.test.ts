@@ -205,7 +205,7 @@ describe("buildFunctionPod golden cases", () => {
   test("inline template, default registry (no pull secret)", () => {
     const m = meta("gcr.io/kpt-fn/set-namespace:v0.4.1");
     const pod = buildFunctionPod(options({ metadata: m }));
-    const id = "set-namespace-v041-1-9f86d081";
+    const id = "set-namespace-v041-1-5e884898";
     expect(pod).toEqual({
       apiVersion: "v1",
       kind: "Pod",
@@ -256,7 +256,7 @@ describe("buildFunctionPod golden cases", () => {
     const m = meta("registry.corp.example:5000/team/fns/my_validator:V2.0_rc1", ["/bin/sh", "-c", "exec validator --strict"]);
     const o = options({ metadata: m, pullSecret: "auth-secret" });
     const pod = buildFunctionPod(o);
-    expect(o.podId).toBe("my-validator-v20-rc1-r5did57p24-1-9f86d081");
+    expect(o.podId).toBe("my-validator-v20-rc1-5i67mmkn55-1-5e884898");
     expect(pod.metadata?.name).toBe(o.podId);
     expect(pod.metadata?.labels).toEqual({ "fn.kpt.dev/image": o.podId });
     expect(pod.spec?.imagePullSecrets).toEqual([{ name: "auth-secret" }]);
@@ -276,15 +276,15 @@ describe("buildFunctionPod golden cases", () => {
       validateK8s(pod);
       validateK8s(buildFunctionService(pod, o.podId));
     }
-    expect(podIdForImage(meta(`gcr.io/kpt-fn/set-labels:v0.2.0@${D}`))).toBe("set-labels-v020-1-9f86d081");
-    expect(podIdForImage(meta(`gcr.io/kpt-fn/set-labels@${D}`))).toBe("set-labels-sha256-9f86d0819f86d0819f86d08-y7vo3ivclc-1-9f86d081");
+    expect(podIdForImage(meta(`gcr.io/kpt-fn/set-labels:v0.2.0@${D}`))).toBe("set-labels-v020-1-5e884898");
+    expect(podIdForImage(meta(`gcr.io/kpt-fn/set-labels@${D}`))).toBe("set-labels-sha256-9f86d0819f86d0819f86d08-5n3i42md2q-1-5e884898");
   });
 
   test("long repository names: id shortened to 63, pod and service valid", () => {
     const m = meta(`ghcr.io/an-organisation-with-a-long-name/${"k".repeat(120)}_render-helm-chart-with-values:v1.22.3-alpine`);
     const o = options({ metadata: m, pullSecret: "auth-secret", generateName: true });
     expect(o.podId.length).toBe(63);
-    expect(o.podId.endsWith("-1-9f86d081")).toBe(true);
+    expect(o.podId.endsWith("-1-5e884898")).toBe(true);
     const pod = buildFunctionPod(o);
     expect(pod.metadata?.name).toBeUndefined();
     expect(pod.metadata?.generateName).toBe(`${o.podId}-`);
@@ -300,16 +300,17 @@ describe("buildFunctionPod golden cases", () => {
     const pod = buildFunctionPod(o);
 
     expect(pod.metadata).toEqual({
-      name: "enforce-labels-v3-1-9f86d081",
+      name: "enforce-labels-v3-1-5e884898",
       namespace: NS,
-      labels: { team: "platform", "fn.kpt.dev/image": "enforce-labels-v3-1-9f86d081" },
+      labels: { team: "platform", "fn.kpt.dev/image": "enforce-labels-v3-1-5e884898" },
       annotations: {
         "prometheus.io/scrape": "true",
         "fn.kpt.dev/template-version": "48213",
         "fn.kpt.dev/reclaim-after": "1700001800",
-        "cluster-autoscaler.kubernetes.io/safe-to-evict": "true",
       },
     });
+    // Annotations come from the template as written: no safe-to-evict it does not carry.
+    expect(pod.metadata?.annotations?.["cluster-autoscaler.kubernetes.io/safe-to-evict"]).toBeUndefined();
     const spec = pod.spec;
     expect(spec?.imagePullSecrets).toEqual([{ name: "corp-mirror" }, { name: "auth-secret" }]);
     expect(spec?.volumes).toEqual(before.template?.spec?.volumes);
@@ -456,10 +457,10 @@ describe("buildFunctionService", () => {
     expect(svc).toEqual({
       apiVersion: "v1",
       kind: "Service",
-      metadata: { name: "set-namespace-v041-1-9f86d081", namespace: NS, labels: { "app.kubernetes.io/name": "set-namespace-v041-1-9f86d081" } },
+      metadata: { name: "set-namespace-v041-1-5e884898", namespace: NS, labels: { "app.kubernetes.io/name": "set-namespace-v041-1-5e884898" } },
       spec: {
         type: "ClusterIP",
-        selector: { "fn.kpt.dev/image": "set-namespace-v041-1-9f86d081" },
+        selector: { "fn.kpt.dev/image": "set-namespace-v041-1-5e884898" },
         ports: [{ name: "grpc", protocol: "TCP", port: 9446, targetPort: 9446 }],
       },
     });
