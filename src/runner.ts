@@ -4,6 +4,7 @@ import { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
 import { buildEvaluation } from "./evaluator/build.ts";
 import { createPodRuntime, type PodRuntime, type PodRuntimeOverrides } from "./evaluator/pod.ts";
+import { DEFAULT_PORCH_RUNTIME_OPTIONS, type PorchRuntimeOptions } from "./evaluator/porch-options.ts";
 import type { FunctionEvaluator } from "./evaluator/types.ts";
 import { parsePlatform } from "./image/manifest.ts";
 import { MetadataCache } from "./image/metadata-cache.ts";
@@ -47,11 +48,15 @@ export interface RunnerOverrides {
   kube?: KubeRuntimeOptions;
   /** Tests: clock, poll interval, ready timeout, pod address... */
   pod?: PodRuntimeOverrides;
+  /** Porch v4's file-based flags (--config, --pod-cache-config, --warm-up-pod-cache, --function-pod-template). */
+  porch?: PorchRuntimeOptions;
 }
 
 export function createRunner(config: Config, logger: Logger, overrides: RunnerOverrides = {}): Runner {
+  const porch = overrides.porch ?? DEFAULT_PORCH_RUNTIME_OPTIONS;
   // Secret syncs feed function_runner_pull_secret_syncs_total (`metrics` exists by the time one happens).
-  const kube = new KubeRuntime(config, logger, overrides.kube, (outcome) => metrics.secretSyncs.inc({ outcome }));
+  const kubeOptions = porch.functionPodTemplate === undefined ? overrides.kube : { ...overrides.kube, functionPodTemplate: porch.functionPodTemplate };
+  const kube = new KubeRuntime(config, logger, kubeOptions, (outcome) => metrics.secretSyncs.inc({ outcome }));
   // `--docker-config` stands in for the whole default keychain (handy for local runs).
   const defaultKeychain: CredentialProvider = config["docker-config"]
     ? new FileCredentials(config["docker-config"], { sourcePrefix: "docker-config" })
@@ -93,8 +98,12 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
   kube.attach(resolver, auth);
   const metrics = createMetrics({ cache, registryRequests: client.stats });
   // Exec runtime from --functions, then the pod runtime (loaded on first use), minus --disable-runtimes.
-  const pod = config["disable-runtimes"].includes("pod") ? undefined : createPodRuntime({ config, logger, kube, resolver, overrides: overrides.pod });
-  const evaluation = buildEvaluation(config, logger, pod === undefined ? {} : { pod });
+  const pod = config["disable-runtimes"].includes("pod") ? undefined : createPodRuntime({ config, logger, kube, resolver, overrides: overrides.pod, porch });
+  const evaluation = buildEvaluation(config, logger, {
+    ...(pod === undefined ? {} : { pod }),
+    functionConfigs: { store: kube.functionConfigs, watch: () => kube.watchFunctionConfigs() },
+    ...(porch.execConfigFile === undefined ? {} : { execConfigFile: porch.execConfigFile }),
+  });
   return {
     config,
     logger,

@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import { ExecEvaluator } from "./exec.ts";
 import { multiEvaluator, type NamedEvaluator } from "./multi.ts";
 import type { FunctionEvaluator } from "./types.ts";
+import type { FunctionConfigStore } from "../kube/function-config.ts";
 
 /** The pod slot while no pod runtime exists: says so in the NOT_FOUND the caller gets. */
 const podUnavailable: FunctionEvaluator = {
@@ -33,6 +34,14 @@ export interface EvaluationSlots {
    * `close` run with the evaluation's unless `--disable-runtimes pod`.
    */
   pod?: FunctionEvaluator & { start?(): Promise<void>; close?(): Promise<void> };
+  /**
+   * Porch HEAD's FunctionConfigs: `binaryExecutor` images run in the exec
+   * runtime; `watch` (list, then watch) runs first at start, so the other
+   * runtimes and the warm-up see them.
+   */
+  functionConfigs?: { store: FunctionConfigStore; watch(): Promise<void> };
+  /** Porch v4's `--config`: the exec runtime's file instead of `<--functions>/config.yaml`. */
+  execConfigFile?: string;
 }
 
 export function buildEvaluation(config: Config, logger: Logger, slots: EvaluationSlots = {}): Evaluation {
@@ -44,6 +53,15 @@ export function buildEvaluation(config: Config, logger: Logger, slots: Evaluatio
         defaultImagePrefix: config["default-image-prefix"],
         maxOutputBytes: config["max-request-body-size"],
         logger,
+        ...(slots.execConfigFile === undefined || slots.execConfigFile === "" ? {} : { configFile: slots.execConfigFile }),
+        ...(slots.functionConfigs === undefined
+          ? {}
+          : {
+              binaryFor: (image: string) => {
+                const m = slots.functionConfigs?.store.binaryFor(image);
+                return m === undefined ? undefined : { binary: m.binary, source: `FunctionConfig ${m.source}` };
+              },
+            }),
       });
   const runtimes: NamedEvaluator[] = [];
   if (exec !== undefined) runtimes.push({ name: "exec", evaluator: exec });
@@ -54,6 +72,7 @@ export function buildEvaluation(config: Config, logger: Logger, slots: Evaluatio
     exec,
     start: async () => {
       if (runtimes.length === 0) logger.warn("no function runtime is enabled", { disabled: [...disabled] });
+      await slots.functionConfigs?.watch();
       await exec?.load();
       await pod?.start?.();
     },

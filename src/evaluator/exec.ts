@@ -31,6 +31,10 @@ export interface ExecEvaluatorOptions {
   maxOutputBytes: number;
   maxStderrBytes?: number;
   logger: Logger;
+  /** Porch v4's `--config`: the config file, instead of DIR/config.yaml (relative binaries stay relative to DIR). */
+  configFile?: string;
+  /** Porch HEAD's FunctionConfig `binaryExecutor` (src/kube/function-config.ts): consulted before the file. */
+  binaryFor?: (image: string) => { binary: string; source: string } | undefined;
 }
 
 /** A request may carry the caller's cancellation (gRPC "cancelled"); the seam does not require it. */
@@ -57,7 +61,7 @@ export class ExecEvaluator implements FunctionEvaluator {
 
   constructor(opts: ExecEvaluatorOptions) {
     this.#opts = opts;
-    this.configFile = join(opts.dir, EXEC_CONFIG_FILE);
+    this.configFile = opts.configFile ?? join(opts.dir, EXEC_CONFIG_FILE);
   }
 
   /** Reads config.yaml now; throws when it is broken (start-up must not go on without it). */
@@ -76,8 +80,8 @@ export class ExecEvaluator implements FunctionEvaluator {
   }
 
   async evaluate(req: EvaluationRequest): Promise<EvaluationResult> {
-    const table = await this.#refresh();
-    const fn = lookupFunction(table, req.image, this.#opts.defaultImagePrefix);
+    const configured = this.#opts.binaryFor?.(req.image);
+    const fn = configured !== undefined ? { binary: configured.binary, args: [] } : lookupFunction(await this.#refresh(), req.image, this.#opts.defaultImagePrefix);
     if (fn === undefined) {
       throw new RunnerError("NOT_FOUND", `exec runtime: no executable configured for image ${JSON.stringify(req.image)} in ${this.configFile}`);
     }

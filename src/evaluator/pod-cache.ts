@@ -102,6 +102,18 @@ export interface PodCacheOptions {
   patchIntervalMs?: number;
   /** A ready slot is re-checked against the cluster when its last check is older than this (default 1 s). */
   validateAfterMs?: number;
+  /**
+   * Per-image settings (a FunctionConfig's podExecutor, a pod-cache-config
+   * TTL) overriding the three flags above; read at each decision, so a
+   * change applies to the next request.
+   */
+  settings?: (image: string) => ImageSettings | undefined;
+}
+
+export interface ImageSettings {
+  ttlMs?: number;
+  maxParallel?: number;
+  maxWaitlist?: number;
 }
 
 export const DEFAULT_PATCH_INTERVAL_MS = 60_000;
@@ -121,7 +133,10 @@ export class PodCache {
   /** Running pods found at start-up, waiting for a request for their image. */
   private readonly adopted = new Map<string, AdoptedPod>();
 
+  private readonly settings: ((image: string) => ImageSettings | undefined) | undefined;
+
   constructor(opts: PodCacheOptions) {
+    this.settings = opts.settings;
     this.clock = opts.clock ?? systemClock;
     this.ttlMs = opts.ttlMs;
     this.maxParallel = Math.max(1, opts.maxParallel);
@@ -135,6 +150,21 @@ export class PodCache {
     return this.clock.now();
   }
 
+  /** TTL, parallel pods and waitlist for an image: its settings, else the flags. */
+  paramsFor(image: string | undefined): { ttlMs: number; maxParallel: number; maxWaitlist: number } {
+    const s = image === undefined ? undefined : this.settings?.(image);
+    return {
+      ttlMs: s?.ttlMs !== undefined && s.ttlMs > 0 ? s.ttlMs : this.ttlMs,
+      maxParallel: s?.maxParallel !== undefined && s.maxParallel > 0 ? s.maxParallel : this.maxParallel,
+      maxWaitlist: s?.maxWaitlist !== undefined && s.maxWaitlist > 0 ? s.maxWaitlist : this.maxWaitlist,
+    };
+  }
+
+  /** The TTL of a slot's pool (the flag for a slot this runner does not know). */
+  ttlOf(slot: PodSlot | undefined): number {
+    return this.paramsFor(slot === undefined ? undefined : this.pools.get(slot.pool)?.image).ttlMs;
+  }
+
   /** The pool of an image (created on first use); adopted pods of its slots join it as ready slots. */
   pool(key: string, image: string, slotId: (postfix: string) => string): FunctionPool {
     let pool = this.pools.get(key);
@@ -142,7 +172,7 @@ export class PodCache {
       pool = { key, image, slotId, slots: new Map(), rr: 0 };
       this.pools.set(key, pool);
     }
-    for (let i = 1; i <= this.maxParallel; i++) {
+    for (let i = 1; i <= this.paramsFor(image).maxParallel; i++) {
       const postfix = String(i);
       if (pool.slots.has(postfix)) continue;
       const id = slotId(postfix);
@@ -175,6 +205,7 @@ export class PodCache {
 
   /** Upstream's choice: least-loaded pod, or a new one (see the module comment). */
   choose(pool: FunctionPool): Choice {
+    const { maxParallel, maxWaitlist } = this.paramsFor(pool.image);
     const slots = [...pool.slots.values()];
     if (slots.length > 0) {
       const pending = slots.reduce((n, s) => n + (s.state === "starting" ? s.waiting : 0), 0);
@@ -190,7 +221,7 @@ export class PodCache {
           break;
         }
       }
-      const scale = best === undefined || (min >= this.maxWaitlist && slots.length < this.maxParallel);
+      const scale = best === undefined || (min >= maxWaitlist && slots.length < maxParallel);
       if (!scale && best !== undefined) {
         if (best.state === "starting" && pending >= this.maxPending) return { kind: "full", waiting: pending };
         return { kind: "use", slot: best };
@@ -201,7 +232,7 @@ export class PodCache {
   }
 
   private freePostfix(pool: FunctionPool): string | undefined {
-    for (let i = 1; i <= this.maxParallel; i++) {
+    for (let i = 1; i <= this.paramsFor(pool.image).maxParallel; i++) {
       const p = String(i);
       if (!pool.slots.has(p)) return p;
     }
@@ -308,12 +339,12 @@ export class PodCache {
 
   /** Last use + TTL. */
   desiredReclaimAfter(slot: PodSlot): number {
-    return slot.lastUsedMs + this.ttlMs;
+    return slot.lastUsedMs + this.ttlOf(slot);
   }
 
-  /** Reclaim-after for a newly created pod (now + TTL). */
-  newReclaimAfter(): number {
-    return this.now() + this.ttlMs;
+  /** Reclaim-after for a newly created pod of `image` (now + its TTL). */
+  newReclaimAfter(image?: string): number {
+    return this.now() + this.paramsFor(image).ttlMs;
   }
 
   /** Whether the slot (by pod id) is busy here: requests waiting or evaluations running. */

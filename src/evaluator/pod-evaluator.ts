@@ -34,7 +34,7 @@ import type { PodPlan } from "../kube/pod-planner.ts";
 import { podIdForImage } from "../kube/pod-id.ts";
 import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
 import type { Logger } from "../log.ts";
-import { type Clock, PodCache, type PodSlot, type PodTarget, formatReclaimAfter, parseReclaimAfter } from "./pod-cache.ts";
+import { type Clock, type ImageSettings, PodCache, type PodSlot, type PodTarget, formatReclaimAfter, parseReclaimAfter } from "./pod-cache.ts";
 import { PodGc } from "./pod-gc.ts";
 import { type AddressMode, PodUnreachableError, WrapperClients, podAddress } from "./pod-grpc.ts";
 import {
@@ -82,6 +82,8 @@ export interface PodEvaluatorOptions {
   validateAfterMs?: number;
   /** Attempts after an unreachable pod (default 2). */
   unreachableRetries?: number;
+  /** Per-image TTL, parallel pods and waitlist (FunctionConfig podExecutor, pod-cache-config). */
+  settings?: (image: string) => ImageSettings | undefined;
   /** Tests: where to dial a ready pod (default: `--pod-address-mode`). */
   address?: (target: Omit<PodTarget, "address">) => string;
   orphanServiceGraceMs?: number;
@@ -108,6 +110,11 @@ export class PodEvaluator implements FunctionEvaluator {
   private starting: Promise<void> | undefined;
   private readonly readyTimeoutMs: number;
   private readonly pollMs: number;
+  /**
+   * Services may not be created (Porch v4.1.2's Role grants nothing on
+   * them): pods are then dialled by pod IP, as Porch v4.1.2 does. Said once.
+   */
+  private servicesForbidden = false;
 
   constructor(private readonly opts: PodEvaluatorOptions) {
     this.cache = new PodCache({
@@ -118,6 +125,7 @@ export class PodEvaluator implements FunctionEvaluator {
       ...(opts.clock === undefined ? {} : { clock: opts.clock }),
       ...(opts.patchIntervalMs === undefined ? {} : { patchIntervalMs: opts.patchIntervalMs }),
       ...(opts.validateAfterMs === undefined ? {} : { validateAfterMs: opts.validateAfterMs }),
+      ...(opts.settings === undefined ? {} : { settings: opts.settings }),
     });
     this.grpc = new WrapperClients(opts.maxMessageSize);
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
@@ -142,6 +150,33 @@ export class PodEvaluator implements FunctionEvaluator {
       this.gc.start(this.opts.scanIntervalMs);
     }
     return this.starting;
+  }
+
+  /**
+   * Starts one pod (instance 1, under its fixed name) for each image that
+   * has none yet, in the background, as Porch's warm-up does; the answer
+   * says which were started. Failures are logged, never thrown.
+   */
+  async warmUp(images: readonly string[]): Promise<string[]> {
+    await this.start();
+    const started: string[] = [];
+    await Promise.all(
+      images.map(async (image) => {
+        try {
+          const metadata = await this.opts.resolve(image);
+          const key = podIdForImage(metadata, "1");
+          const pool = this.cache.pool(key, image, (postfix) => podIdForImage(metadata, postfix));
+          if (pool.slots.size > 0) return;
+          const slot = this.startSlot(pool.key, this.cache.addStarting(pool, "1"), image);
+          started.push(image);
+          // Nobody waits for a warm-up pod: its outcome is only logged (startSlot does).
+          await this.waitlists.get(slot)?.join({ onDeadline: () => new Error("unreachable"), onAbort: () => new Error("unreachable") }).catch(() => undefined);
+        } catch (e) {
+          this.opts.logger.warn("cannot warm up a function pod", { image, error: errorText(e) });
+        }
+      }),
+    );
+    return started;
   }
 
   async close(): Promise<void> {
@@ -246,7 +281,20 @@ export class PodEvaluator implements FunctionEvaluator {
   }
 
   private addressOf(t: Omit<PodTarget, "address">): string {
-    return this.opts.address?.(t) ?? podAddress(this.opts.addressMode, t, this.opts.dnsSuffix);
+    return this.opts.address?.(t) ?? podAddress(this.servicesForbidden ? "pod-ip" : this.opts.addressMode, t, this.opts.dnsSuffix);
+  }
+
+  /** A Forbidden answer on services: switch to Services-less pods, once. */
+  private noServices(e: unknown): boolean {
+    if (!isKubeApiError(e) || e.reason !== "Forbidden") return false;
+    if (!this.servicesForbidden) {
+      this.servicesForbidden = true;
+      this.opts.logger.warn("no permission on services: function pods run without a Service and are dialled by pod IP (as Porch v4.1.2)", {
+        namespace: this.opts.namespace,
+        error: errorText(e),
+      });
+    }
+    return true;
   }
 
   /** Starts the pod of a new slot in the background; its waitlist hears the outcome. */
@@ -277,10 +325,16 @@ export class PodEvaluator implements FunctionEvaluator {
     const { client, namespace, logger } = this.opts;
     const plan = await this.opts.prepare(image, slot.postfix);
     if (plan.podId !== slot.id) throw new RunnerError("INTERNAL", `pod runtime: planned pod id ${plan.podId} is not the slot's ${slot.id}`);
-    const reclaimAfterMs = this.cache.newReclaimAfter();
+    const reclaimAfterMs = this.cache.newReclaimAfter(image);
     const annotations = { ...plan.pod.metadata?.annotations, [RECLAIM_AFTER_ANNOTATION]: formatReclaimAfter(reclaimAfterMs) };
     const body: V1Pod = { ...plan.pod, metadata: { ...plan.pod.metadata, annotations } };
-    await ensureService(client, plan.service);
+    if (!this.servicesForbidden) {
+      try {
+        await ensureService(client, plan.service);
+      } catch (e) {
+        if (!this.noServices(e)) throw e;
+      }
+    }
     const { pod, adopted } = await createOrAdoptPod(client, body, logger);
     const podName = pod.metadata?.name ?? plan.podId;
     if (!adopted) logger.info("function pod created", { pod: podName, namespace, image: plan.pod.spec?.containers?.[0]?.image ?? image });
@@ -290,7 +344,7 @@ export class PodEvaluator implements FunctionEvaluator {
         namespace,
         podName,
         ...(pod.metadata?.uid === undefined ? {} : { podUid: pod.metadata.uid }),
-        serviceName: plan.podId,
+        serviceName: this.servicesForbidden ? undefined : plan.podId,
         pollMs: this.pollMs,
         timeoutMs: this.readyTimeoutMs,
         signal: this.closing.signal,
@@ -349,9 +403,11 @@ export class PodEvaluator implements FunctionEvaluator {
         client.find({ verb: "get", resource: "pods", namespace: t.namespace, name: t.podName }, (core) =>
           core.readNamespacedPod({ name: t.podName, namespace: t.namespace }),
         ),
-        client.find({ verb: "get", resource: "services", namespace: t.namespace, name: t.serviceName }, (core) =>
-          core.readNamespacedService({ name: t.serviceName, namespace: t.namespace }),
-        ),
+        this.servicesForbidden
+          ? Promise.resolve("not-used" as const)
+          : client.find({ verb: "get", resource: "services", namespace: t.namespace, name: t.serviceName }, (core) =>
+              core.readNamespacedService({ name: t.serviceName, namespace: t.namespace }),
+            ),
         this.opts.templateVersion(),
       ]);
       pod = found;

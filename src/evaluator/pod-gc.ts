@@ -15,6 +15,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
+import { isKubeApiError } from "../kube/errors.ts";
 import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
 import type { Logger } from "../log.ts";
 import { type PodCache, type PodSlot, judgePod, type PodVerdict, parseReclaimAfter } from "./pod-cache.ts";
@@ -106,7 +107,7 @@ export class PodGc {
           ...(mine?.state === "ready" ? { desiredReclaimAfterMs: cache.desiredReclaimAfter(mine) } : {}),
         },
         now,
-        cache.ttlMs,
+        cache.ttlOf(mine),
         template,
       );
       switch (verdict.action) {
@@ -141,7 +142,14 @@ export class PodGc {
     }
 
     // Services: of labels whose pods all went, and function Services with no pod at all.
-    const services = await listFunctionServices(client, namespace);
+    let services: Awaited<ReturnType<typeof listFunctionServices>>;
+    try {
+      services = await listFunctionServices(client, namespace);
+    } catch (e) {
+      // No permission on services (Porch v4.1.2's Role): pods then run without them (./pod-evaluator.ts).
+      if (isKubeApiError(e) && e.reason === "Forbidden") return report;
+      throw e;
+    }
     const labels = new Set<string>([...pods.map((p) => labelOf(p) ?? ""), ...services.map((s) => s.metadata?.name ?? "")]);
     labels.delete("");
     const grace = this.opts.orphanServiceGraceMs ?? 5 * 60_000;

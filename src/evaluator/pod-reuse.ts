@@ -11,7 +11,7 @@ import { podHealth } from "./pod-waiter.ts";
 export function reuseProblem(
   target: Pick<PodTarget, "podUid" | "serviceName">,
   pod: V1Pod | undefined,
-  service: V1Service | undefined,
+  service: V1Service | undefined | "not-used",
   templateVersion: string,
 ): string | undefined {
   if (pod === undefined || pod.metadata?.uid !== target.podUid) return "the pod is gone";
@@ -21,6 +21,7 @@ export function reuseProblem(
   if (labelOf(pod) !== target.serviceName) return "the pod lost its label";
   const version = templateVersionOfPod(pod);
   if (version !== templateVersion) return `the pod template changed (pod ${version ?? "none"}, now ${templateVersion})`;
+  if (service === "not-used") return undefined;
   if (service === undefined || !selects(service, target.serviceName)) return `its service ${target.serviceName} is gone`;
   return undefined;
 }

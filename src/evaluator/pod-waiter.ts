@@ -76,7 +76,8 @@ export interface WaitOptions {
   podName: string;
   /** The pod's uid, once known: a pod recreated under the same name is not the one being waited for. */
   podUid?: string;
-  serviceName: string;
+  /** The Service whose Endpoints must list the pod; undefined: no Service (dialled by pod IP). */
+  serviceName: string | undefined;
   pollMs: number;
   timeoutMs: number;
   /** Stops waiting (the runner is closing). */
@@ -122,6 +123,7 @@ export async function waitForPod(opts: WaitOptions): Promise<ReadyPod> {
         last = health.why;
         break;
       case "ready": {
+        if (serviceName === undefined) return { pod, podIP: health.podIP };
         const ep = await client.find({ verb: "get", resource: "endpoints", namespace, name: serviceName }, (core) =>
           core.readNamespacedEndpoints({ name: serviceName, namespace }),
         );

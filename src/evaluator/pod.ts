@@ -10,7 +10,9 @@ import { RunnerError } from "../errors.ts";
 import type { ImageResolver } from "../image/resolver.ts";
 import type { KubeRuntime } from "../kube/runtime.ts";
 import type { Logger } from "../log.ts";
+import { EMPTY_POD_CACHE_CONFIG, type PodCacheConfig, podCacheTtl, readPodCacheConfig } from "./pod-cache-config.ts";
 import type { PodEvaluator, PodEvaluatorOptions } from "./pod-evaluator.ts";
+import type { PorchRuntimeOptions } from "./porch-options.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
 
 /** Test seams and tuning not exposed as flags. */
@@ -27,6 +29,8 @@ export interface PodRuntime extends FunctionEvaluator {
   close(): Promise<void>;
   /** The evaluator, or undefined without Kubernetes (loads it; for tests and diagnostics). */
   instance(): Promise<PodEvaluator | undefined>;
+  /** The start-up warm-up (images whose pod it started); resolves once those pods are ready or failed. */
+  warming(): Promise<string[]>;
 }
 
 export interface PodRuntimeDeps {
@@ -35,6 +39,8 @@ export interface PodRuntimeDeps {
   kube: KubeRuntime;
   resolver: ImageResolver;
   overrides?: PodRuntimeOverrides;
+  /** Porch v4's `--pod-cache-config` and `--warm-up-pod-cache`. */
+  porch?: PorchRuntimeOptions;
 }
 
 type Loaded = PodEvaluator | { unavailable: string };
@@ -43,6 +49,19 @@ export function createPodRuntime(deps: PodRuntimeDeps): PodRuntime {
   const { config, logger, kube, resolver } = deps;
   let loading: Promise<Loaded> | undefined;
   let closed = false;
+  let warm: Promise<string[]> = Promise.resolve([]);
+  let podCacheConfig: PodCacheConfig = EMPTY_POD_CACHE_CONFIG;
+  const prefix = config["default-image-prefix"];
+  // A FunctionConfig's podExecutor (Porch HEAD) first, then the pod-cache-config TTL (v4), then the flags.
+  const settings = (image: string) => {
+    const fc = kube.functionConfigs.podSettingsFor(image);
+    const ttlMs = fc?.ttlMs ?? podCacheTtl(podCacheConfig, image, prefix);
+    return {
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+      ...(fc?.maxParallel === undefined ? {} : { maxParallel: fc.maxParallel }),
+      ...(fc?.maxWaitlist === undefined ? {} : { maxWaitlist: fc.maxWaitlist }),
+    };
+  };
   const load = (): Promise<Loaded> => {
     loading ??= (async (): Promise<Loaded> => {
       const client = await kube.tryClient();
@@ -50,7 +69,11 @@ export function createPodRuntime(deps: PodRuntimeDeps): PodRuntime {
       const { PodEvaluator } = await import("./pod-evaluator.ts");
       const ev = new PodEvaluator({
         client,
-        prepare: (image, postfix) => kube.preparePod(image, { postfix }),
+        prepare: (image, postfix) => {
+          const overrides = kube.functionConfigs.podSettingsFor(image)?.overrides;
+          return kube.preparePod(image, { postfix, ...(overrides === undefined ? {} : { overrides }) });
+        },
+        settings,
         templateVersion: async () => (await kube.planner.template(true)).version,
         resolve: async (image) => (await resolver.resolve(image)).metadata,
         namespace: config["pod-namespace"],
@@ -86,8 +109,23 @@ export function createPodRuntime(deps: PodRuntimeDeps): PodRuntime {
       // No configuration found: nothing to load (and no client-node import).
       if (!kube.status().available) return;
       const ev = await load();
-      if (!("unavailable" in ev)) void ev.start();
+      if ("unavailable" in ev) return;
+      void ev.start();
+      const porch = deps.porch;
+      if (porch?.podCacheConfig !== undefined && porch.podCacheConfig !== "") {
+        podCacheConfig = await readPodCacheConfig(porch.podCacheConfig, prefix, logger);
+      }
+      if (porch?.warmUp !== true) return;
+      // As Porch: v4's pod-cache-config images, HEAD's FunctionConfig podExecutor images (listed before start()).
+      const images = [...podCacheConfig.entries.map((e) => e.image), ...kube.functionConfigs.warmUpImages().map((w) => w.image)];
+      if (images.length === 0) return;
+      const started = Date.now();
+      warm = ev.warmUp(images).then((done) => {
+        logger.info("pod cache warm-up completed", { images: images.length, started: done.length, ms: Date.now() - started });
+        return done;
+      });
     },
+    warming: () => warm,
     async close(): Promise<void> {
       closed = true;
       if (loading === undefined) return;

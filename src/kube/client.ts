@@ -17,13 +17,14 @@ import type { RequestOptions } from "node:https";
 import {
   ApiException,
   CoreV1Api,
+  type HttpMethod,
   KubeConfig,
-  type RequestContext,
+  RequestContext,
   type SecurityAuthentication,
   ServerConfiguration,
   createConfiguration,
 } from "@kubernetes/client-node";
-import { Agent } from "undici-real";
+import { Agent, request } from "undici-real";
 import type { Logger } from "../log.ts";
 import { TransportError, classifyTransportError } from "../registry/http.ts";
 import type { RetryPolicy } from "../registry/retry.ts";
@@ -56,7 +57,47 @@ export interface KubeClient {
   call<T>(op: KubeOperation, fn: (core: CoreV1Api) => Promise<T>): Promise<T>;
   /** As `call`, but NotFound answers `undefined`. */
   find<T>(op: KubeOperation, fn: (core: CoreV1Api) => Promise<T>): Promise<T | undefined>;
+  /**
+   * A JSON request to any API path (custom resources: CoreV1Api does not
+   * cover them) through the same transport, rate limit and retries; the
+   * parsed answer, or a KubeApiError naming `op`. The caller validates the
+   * answer's shape.
+   */
+  json(op: KubeOperation, req: JsonRequest): Promise<unknown>;
+  /**
+   * A watch (`?watch=true` on `path`): each event line, parsed, goes to
+   * `onEvent` until the server ends the stream, `signal` aborts (resolves) or
+   * the connection fails (rejects). A non-200 answer rejects with a
+   * KubeApiError. Lines are capped at `maxEventBytes` (default 4 MiB).
+   */
+  watch(op: KubeOperation, req: WatchRequest, onEvent: (event: unknown) => void): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface JsonRequest {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Absolute API path, e.g. `/apis/config.porch.kpt.dev/v1alpha1/namespaces/NS/functionconfigs`. */
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+  /** Default `application/json`; PATCH: e.g. `application/merge-patch+json`. */
+  contentType?: string;
+}
+
+export interface WatchRequest {
+  path: string;
+  query?: Record<string, string>;
+  signal: AbortSignal;
+  maxEventBytes?: number;
+}
+
+/** The largest watch event line accepted: a bigger one is refused, never buffered without bound. */
+export const DEFAULT_MAX_WATCH_EVENT_BYTES = 4 * 1024 * 1024;
+
+function withQuery(server: string, path: string, query: Record<string, string> | undefined): string {
+  const url = new URL(server + path);
+  for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
+  return url.toString();
 }
 
 type PemLike = string | Buffer | Array<string | Buffer> | undefined;
@@ -192,17 +233,17 @@ export async function createKubeClient(source: KubeSource, opts: KubeClientOptio
     },
   });
   const clock = opts.clock ?? realClock;
+  const limiter = new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, clock);
   const httpApi = kubeHttpLibrary({
     dispatcher,
-    limiter: new RateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, clock),
+    limiter,
     retry: opts.retry ?? DEFAULT_KUBE_RETRY,
     clock,
     logger: opts.logger,
     userAgent: opts.userAgent ?? "kpt-function-runner",
   });
-  const core = new CoreV1Api(
-    createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: headerAuthentication(kc) }, httpApi }),
-  );
+  const auth = headerAuthentication(kc);
+  const core = new CoreV1Api(createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: auth }, httpApi }));
 
   const headers = tlsOpts.headers;
   const authorization = headers !== undefined && !Array.isArray(headers) ? (headers as Record<string, unknown>).Authorization : undefined;
@@ -230,6 +271,73 @@ export async function createKubeClient(source: KubeSource, opts: KubeClientOptio
       } catch (e) {
         if (isNotFound(e)) return undefined;
         throw e;
+      }
+    },
+    async json(op: KubeOperation, req: JsonRequest): Promise<unknown> {
+      const ctx = new RequestContext(withQuery(server, req.path, req.query), req.method as HttpMethod);
+      ctx.setHeaderParam("Accept", "application/json");
+      if (req.body !== undefined) {
+        ctx.setHeaderParam("Content-Type", req.contentType ?? "application/json");
+        ctx.setBody(JSON.stringify(req.body));
+      }
+      let status: number;
+      let text: string;
+      try {
+        await auth.applySecurityAuthentication(ctx);
+        const res = await httpApi.send(ctx).toPromise();
+        status = res.httpStatusCode;
+        text = await res.body.text();
+      } catch (e) {
+        throw toKubeError(op, e, server);
+      }
+      let parsed: unknown;
+      try {
+        parsed = text === "" ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      if (status >= 400) throw kubeErrorFromStatus(op, status, parsed, server);
+      return parsed;
+    },
+    async watch(op: KubeOperation, req: WatchRequest, onEvent: (event: unknown) => void): Promise<void> {
+      const ctx = new RequestContext(withQuery(server, req.path, { ...req.query, watch: "true" }), "GET");
+      ctx.setHeaderParam("Accept", "application/json");
+      ctx.setHeaderParam("User-Agent", opts.userAgent ?? "kpt-function-runner");
+      await limiter.acquire();
+      let res: Awaited<ReturnType<typeof request>>;
+      try {
+        await auth.applySecurityAuthentication(ctx);
+        // Streamed: client-node's own Watch uses the bare "undici" fetch, Bun's stub under Bun (./http.ts).
+        res = await request(ctx.getUrl(), { method: "GET", headers: ctx.getHeaders(), dispatcher, signal: req.signal, bodyTimeout: 0 });
+      } catch (e) {
+        if (req.signal.aborted) return;
+        throw toKubeError(op, e, server);
+      }
+      if (res.statusCode !== 200) {
+        const text = await res.body.text().catch(() => "");
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        throw kubeErrorFromStatus(op, res.statusCode, parsed, server);
+      }
+      const max = req.maxEventBytes ?? DEFAULT_MAX_WATCH_EVENT_BYTES;
+      let pending = "";
+      try {
+        for await (const chunk of res.body) {
+          pending += typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8");
+          for (let nl = pending.indexOf("\n"); nl !== -1; nl = pending.indexOf("\n")) {
+            const line = pending.slice(0, nl).trim();
+            pending = pending.slice(nl + 1);
+            if (line !== "") onEvent(JSON.parse(line));
+          }
+          if (pending.length > max) throw new Error(`a watch event is larger than ${max} bytes`);
+        }
+      } catch (e) {
+        if (req.signal.aborted) return;
+        throw toKubeError(op, e, server);
       }
     },
     close: () => dispatcher.close(),

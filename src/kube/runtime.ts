@@ -18,6 +18,8 @@ import type { ImageReference } from "../image/reference.ts";
 import type { ImageResolver } from "../image/resolver.ts";
 import type { Logger } from "../log.ts";
 import type { KubeClient, KubeClientOptions } from "./client.ts";
+import { FunctionConfigStore } from "./function-config.ts";
+import { FunctionConfigWatch, type FunctionConfigWatchOptions } from "./function-config-watch.ts";
 import { type PlanOptions, type PodPlan, PodPlanner, wrapperServerImageFrom } from "./pod-planner.ts";
 import { PullSecretSync } from "./pull-secret.ts";
 import { ServiceAccountPullSecretSource } from "./service-account.ts";
@@ -45,7 +47,14 @@ export interface KubeRuntimeOptions {
   wrapperServerImage?: string;
   /** How long the base PodTemplate is trusted before it is read again (default 10 s). */
   templateTtlMs?: number;
+  /** Porch v4's `--function-pod-template`: the ConfigMap (in the runner's namespace) with `template` and `serviceTemplate`. */
+  functionPodTemplate?: string;
+  /** Tests: FunctionConfig watch tuning. */
+  functionConfigWatch?: Pick<FunctionConfigWatchOptions, "retryMs" | "unavailableRetryMs" | "watchTimeoutSeconds" | "onChange">;
 }
+
+/** Porch's namespace for the function runner, where `--function-pod-template` lives outside a cluster (as Porch). */
+export const DEFAULT_RUNNER_NAMESPACE = "porch-system";
 
 /** What `podspec` and POST /v1/pods/spec answer: the plan without the resolver's internals. */
 export type PodSpecAnswer = Omit<PodPlan, "resolution"> & { digest: string; entrypoint: string[] };
@@ -65,6 +74,9 @@ export class KubeRuntime {
   readonly pullSecret: PullSecretSync;
   readonly serviceAccountPullSecrets: ServiceAccountPullSecretSource;
   readonly wrapperServerImage: string;
+  /** Porch HEAD's FunctionConfigs of the pod namespace (kept current by `watchFunctionConfigs`). */
+  readonly functionConfigs: FunctionConfigStore;
+  private functionConfigWatch: FunctionConfigWatch | undefined;
   private loading: Promise<Loaded> | undefined;
   private loaded: Loaded | undefined;
   private plannerInstance: PodPlanner | undefined;
@@ -84,6 +96,7 @@ export class KubeRuntime {
       exists: existsSync,
     });
     this.wrapperServerImage = opts.wrapperServerImage ?? wrapperServerImageFrom(env);
+    this.functionConfigs = new FunctionConfigStore({ defaultImagePrefix: config["default-image-prefix"], functionsDir: config.functions });
     this.pullSecret = new PullSecretSync({
       client: () => this.client(),
       namespace: config["pod-namespace"],
@@ -173,8 +186,33 @@ export class KubeRuntime {
       wrapperServerImage: this.wrapperServerImage,
       templateTtlMs: this.opts.templateTtlMs,
       logger: this.logger,
+      ...(this.opts.functionPodTemplate === undefined || this.opts.functionPodTemplate === ""
+        ? {}
+        : { functionPodTemplate: { name: this.opts.functionPodTemplate, namespace: () => this.runnerNamespace() } }),
     });
     return this.plannerInstance;
+  }
+
+  /** The runner's own namespace: the in-cluster one (or the kubeconfig context's), else Porch's `porch-system`. */
+  runnerNamespace(): string {
+    const l = this.loaded;
+    return l !== undefined && !("unavailable" in l) && l.contextNamespace !== undefined && l.contextNamespace !== "" ? l.contextNamespace : DEFAULT_RUNNER_NAMESPACE;
+  }
+
+  /**
+   * Starts keeping `functionConfigs` current (list + watch, ./function-config-watch.ts);
+   * resolves after the first list. Without Kubernetes: at once, nothing read.
+   */
+  watchFunctionConfigs(): Promise<void> {
+    if (!this.status().available) return Promise.resolve();
+    this.functionConfigWatch ??= new FunctionConfigWatch({
+      client: () => this.tryClient(),
+      namespace: this.config["pod-namespace"],
+      store: this.functionConfigs,
+      logger: this.logger,
+      ...this.opts.functionConfigWatch,
+    });
+    return this.functionConfigWatch.start();
   }
 
   get planner(): PodPlanner {
@@ -202,6 +240,7 @@ export class KubeRuntime {
   }
 
   async close(): Promise<void> {
+    await this.functionConfigWatch?.stop();
     if (this.loading === undefined) return;
     const l = await this.loading;
     if (!("unavailable" in l)) await l.close();

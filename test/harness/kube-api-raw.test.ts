@@ -102,9 +102,31 @@ describe("authentication and discovery", () => {
   });
 
   test("unknown paths are 404 with a Status", async () => {
-    const res = await call("GET", "/api/v1/namespaces/raw-ns/configmaps");
+    const res = await call("GET", "/api/v1/namespaces/raw-ns/replicationcontrollers");
     expect(res.status).toBe(404);
     expect(res.json).toMatchObject({ kind: "Status", reason: "NotFound", message: "the server could not find the requested resource", code: 404 });
+  });
+
+  test("Porch's custom resources are served under /apis only, with the status subresource", async () => {
+    expect((await call("GET", "/api/v1/namespaces/raw-ns/functionconfigs")).status).toBe(404);
+    const base = "/apis/config.porch.kpt.dev/v1alpha1/namespaces/raw-ns/functionconfigs";
+    const created = await call("POST", base, {
+      body: {
+        apiVersion: "config.porch.kpt.dev/v1alpha1",
+        kind: "FunctionConfig",
+        metadata: { name: "set-labels" },
+        spec: { image: "set-labels", podExecutor: { tags: ["v1"] } },
+        status: { functionRunnerObservedGeneration: 9 },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ apiVersion: "config.porch.kpt.dev/v1alpha1", metadata: { generation: 1 }, spec: { podExecutor: { timeToLive: "30m" } } });
+    expect((created.json as { status?: unknown }).status).toBeUndefined();
+    const patched = await call("PATCH", `${base}/set-labels/status`, { body: { status: { functionRunnerObservedGeneration: 1 } }, contentType: "application/merge-patch+json" });
+    expect(patched.json).toMatchObject({ metadata: { generation: 1 }, status: { functionRunnerObservedGeneration: 1 } });
+    const list = await call("GET", base);
+    expect(list.json).toMatchObject({ kind: "FunctionConfigList", apiVersion: "config.porch.kpt.dev/v1alpha1", items: [{ metadata: { name: "set-labels" } }] });
+    expect((await call("POST", base, { body: { metadata: { name: "bad" }, spec: { image: "x" } } })).status).toBe(422);
   });
 
   test("an authorize hook answers 403 with the RBAC message", async () => {

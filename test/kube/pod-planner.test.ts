@@ -118,7 +118,8 @@ describe("base pod template", () => {
       expect(plan.template.source).toBe("cluster");
       expect(plan.pod.metadata?.labels?.team).toBe("fn");
       expect(plan.pod.spec?.tolerations?.[0]?.key).toBe("fn-only");
-      expect(writes(server)).toEqual([]);
+      // The pod template exists: only Porch's inline base-service-template is created (as Porch does).
+      expect(writes(server).map((w) => `${w.verb} ${w.resource}`)).toEqual(["create servicetemplates"]);
       validate(plan.pod, plan.service);
     } finally {
       await r.runner.close();
@@ -136,7 +137,7 @@ describe("custom registries", () => {
       expect(plan.secret).toEqual({ name: SECRET, action: "created" });
       expect(plan.pod.spec?.imagePullSecrets).toEqual([{ name: SECRET }]);
       const order = server.requests().filter((e) => e.verb === "create").map((e) => e.resource);
-      expect(order).toEqual(["secrets", "podtemplates"]);
+      expect(order).toEqual(["secrets", "podtemplates", "servicetemplates"]);
       validate(plan.pod, plan.service);
       // The service selects the pod by its label.
       expect(plan.service.spec?.selector).toEqual({ "fn.kpt.dev/image": plan.podId });

@@ -451,7 +451,7 @@ describe("buildFunctionPod refuses", () => {
 // --- services and secrets ------------------------------------------------------
 
 describe("buildFunctionService", () => {
-  test("golden: ClusterIP, same name, selector on the label, 9446 → 9446", () => {
+  test("golden: Porch's inline base-service-template: ClusterIP, same name, selector on the label, 9446 → 9446", () => {
     const o = options({ metadata: meta("gcr.io/kpt-fn/set-namespace:v0.4.1") });
     const svc = buildFunctionService(buildFunctionPod(o), o.podId);
     expect(svc).toEqual({
@@ -461,10 +461,34 @@ describe("buildFunctionService", () => {
       spec: {
         type: "ClusterIP",
         selector: { "fn.kpt.dev/image": "set-namespace-v041-1-5e884898" },
-        ports: [{ name: "grpc", protocol: "TCP", port: 9446, targetPort: 9446 }],
+        ports: [{ protocol: "TCP", port: 9446, targetPort: 9446 }],
       },
     });
     validateK8s(svc);
+  });
+
+  test("a customised template: its spec, labels and annotations as written, the selector and name label set", () => {
+    const o = options({ metadata: meta("gcr.io/kpt-fn/set-namespace:v0.4.1") });
+    const template = {
+      metadata: { labels: { team: "fn" }, annotations: { "mesh.example/protocol": "grpc", "internal.kpt.dev/upstream-identifier": "x" } },
+      spec: {
+        type: "ClusterIP",
+        ports: [{ name: "grpc", appProtocol: "grpc", protocol: "TCP", port: 9446, targetPort: 9446 }],
+        selector: { "fn.kpt.dev/image": "to-be-replaced", tier: "functions" },
+        sessionAffinity: "ClientIP",
+      },
+    };
+    const before = structuredClone(template);
+    const svc = buildFunctionService(buildFunctionPod(o), o.podId, template);
+    expect(svc.metadata).toEqual({
+      name: o.podId,
+      namespace: NS,
+      labels: { team: "fn", "app.kubernetes.io/name": o.podId },
+      annotations: { "mesh.example/protocol": "grpc" },
+    });
+    expect(svc.spec).toEqual({ ...template.spec, selector: { "fn.kpt.dev/image": o.podId, tier: "functions" } });
+    expect(template).toEqual(before);
+    expect(() => buildFunctionService(buildFunctionPod(o), o.podId, { spec: { type: "ClusterIP" } })).toThrow(/no ports/);
   });
 
   test("refuses a name that is no DNS-1035 label and a pod the selector would miss", () => {

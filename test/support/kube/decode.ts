@@ -217,7 +217,7 @@ function check(value: unknown, shape: Shape, struct: string, path: string): void
  * Parses a request body into an object of `kind` (apiVersion v1), or throws
  * the 400 BadRequest the real decoder answers with.
  */
-export function decodeBody(raw: string, kind: string): KubeObject {
+export function decodeBody(raw: string, kind: string, version = "v1"): KubeObject {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -229,12 +229,12 @@ export function decodeBody(raw: string, kind: string): KubeObject {
     throw badRequest(`couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonType(parsed)} into Go value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }`);
   }
   const apiVersion = parsed.apiVersion;
-  if (apiVersion !== undefined && apiVersion !== "" && apiVersion !== "v1") {
-    throw badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (v1)`);
+  if (apiVersion !== undefined && apiVersion !== "" && apiVersion !== version) {
+    throw badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (${version})`);
   }
   const bodyKind = parsed.kind;
   if (bodyKind !== undefined && bodyKind !== "" && bodyKind !== kind) {
-    throw badRequest(`${String(bodyKind)} in version "v1" cannot be handled as a ${kind}: no kind "${String(bodyKind)}" is registered for version "v1" in scheme`);
+    throw badRequest(`${String(bodyKind)} in version "${version}" cannot be handled as a ${kind}: no kind "${String(bodyKind)}" is registered for version "${version}" in scheme`);
   }
   const shape = shapes[kind];
   try {
@@ -244,7 +244,7 @@ export function decodeBody(raw: string, kind: string): KubeObject {
     throw e;
   }
   const metadata = isRecord(parsed.metadata) ? parsed.metadata : {};
-  const obj: KubeObject = { ...parsed, apiVersion: "v1", kind, metadata };
+  const obj: KubeObject = { ...parsed, apiVersion: version, kind, metadata };
   if (kind === "Secret") mergeStringData(obj);
   return obj;
 }

@@ -88,7 +88,7 @@ function apiResourceList(): V1APIResourceList {
   return {
     kind: "APIResourceList",
     groupVersion: "v1",
-    resources: RESOURCES.flatMap((r) => {
+    resources: RESOURCES.filter((r) => r.apiVersion === "v1").flatMap((r) => {
       const verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
       const main = {
         name: r.resource,
@@ -336,7 +336,7 @@ export function createRequestHandler(opts: HandlerOptions): (req: IncomingMessag
       throw pathNotFound();
     }
     if (info.subresource === "status") {
-      const def = RESOURCES.find((r) => r.resource === resource);
+      const def = RESOURCES.find((r) => r.resource === resource && r.apiVersion === info.apiVersion);
       if (!def?.hasStatus) throw pathNotFound();
       switch (info.verb) {
         case "get":

@@ -158,7 +158,7 @@ export class Registry {
     }
     const result: ListResult = {
       kind: def.listKind,
-      apiVersion: "v1",
+      apiVersion: def.apiVersion,
       metadata: { resourceVersion: String(revision) },
       items: [],
     };
@@ -178,7 +178,7 @@ export class Registry {
   /** POST: `body` is the raw request body (string) or an already-decoded object. */
   create(resource: string, namespace: string | undefined, body: string | KubeObject, dryRun = false): KubeObject {
     const def = requireDef(resource);
-    const obj = decodeBody(typeof body === "string" ? body : JSON.stringify(body), def.kind);
+    const obj = decodeBody(typeof body === "string" ? body : JSON.stringify(body), def.kind, def.apiVersion);
     const meta = obj.metadata;
     if (!def.namespaced) {
       // EnsureObjectNamespaceMatchesRequestNamespace: cluster-scoped objects lose any namespace.
@@ -356,7 +356,7 @@ export class Registry {
     dryRun = false,
   ): { object: KubeObject; created: boolean } {
     const def = requireDef(resource);
-    const obj = decodeBody(typeof body === "string" ? body : JSON.stringify(body), def.kind);
+    const obj = decodeBody(typeof body === "string" ? body : JSON.stringify(body), def.kind, def.apiVersion);
     this.checkName(obj, name, def.namespaced ? namespace : undefined);
     if (def.namespaced) obj.metadata.namespace = namespace;
     const existing = this.store.get(resource, def.namespaced ? namespace : undefined, name);
@@ -451,7 +451,7 @@ export class Registry {
     if (!existing) throw notFound(resource, name);
     const patched = applyPatch(type, existing, rawPatch);
     if (!isRecord(patched)) throw badRequest("the patched object is not a JSON object");
-    const obj = decodeBody(JSON.stringify(patched), def.kind);
+    const obj = decodeBody(JSON.stringify(patched), def.kind, def.apiVersion);
     this.checkName(obj, name, def.namespaced ? namespace : undefined);
     return this.applyUpdate(def, existing, obj, dryRun);
   }
@@ -493,7 +493,7 @@ export class Registry {
     if (!existing || !def.hasStatus) throw notFound(resource, name);
     const patched = applyPatch(type, existing, rawPatch);
     if (!isRecord(patched)) throw badRequest("the patched object is not a JSON object");
-    const obj = decodeBody(JSON.stringify(patched), def.kind);
+    const obj = decodeBody(JSON.stringify(patched), def.kind, def.apiVersion);
     return this.updateStatus(resource, namespace, name, obj, dryRun);
   }
 
@@ -608,7 +608,7 @@ export class Registry {
     }
     return {
       kind: def.listKind,
-      apiVersion: "v1",
+      apiVersion: def.apiVersion,
       metadata: { resourceVersion: String(this.store.currentRevision()) },
       items: items.map(asListItem),
     };
@@ -642,7 +642,7 @@ export class Registry {
     const def = requireDef(resource);
     const existing = this.store.get(resource, obj.metadata.namespace, obj.metadata.name ?? "");
     const next = clone(obj);
-    next.apiVersion = "v1";
+    next.apiVersion = def.apiVersion;
     next.kind = def.kind;
     def.applyDefaults(next);
     if (existing) {

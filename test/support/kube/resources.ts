@@ -2,7 +2,7 @@
 // registry (pkg/registry/core/*): name validation, defaulting, which fields
 // belong to a status subresource, whether DELETE returns the object, whether
 // PUT may create, and the field selectors each type supports.
-import type { FieldError } from "./status.ts";
+import { type FieldError, fieldErr } from "./status.ts";
 import {
   type NameValidator,
   dns1035Label,
@@ -20,6 +20,8 @@ import {
 import { type JsonObject, type KubeObject, isRecord } from "./types.ts";
 
 export interface ResourceDef {
+  /** `v1` for core; `GROUP/VERSION` for the custom resources served under /apis. */
+  apiVersion: string;
   resource: string;
   singular: string;
   kind: string;
@@ -118,6 +120,7 @@ export function qosClass(spec: JsonObject): string {
 }
 
 const podDef: ResourceDef = {
+  apiVersion: "v1",
   resource: "pods",
   singular: "pod",
   kind: "Pod",
@@ -171,6 +174,7 @@ const podDef: ResourceDef = {
 };
 
 const serviceDef: ResourceDef = {
+  apiVersion: "v1",
   resource: "services",
   singular: "service",
   kind: "Service",
@@ -213,6 +217,7 @@ const serviceDef: ResourceDef = {
 };
 
 const secretDef: ResourceDef = {
+  apiVersion: "v1",
   resource: "secrets",
   singular: "secret",
   kind: "Secret",
@@ -237,6 +242,7 @@ const secretDef: ResourceDef = {
 };
 
 const endpointsDef: ResourceDef = {
+  apiVersion: "v1",
   resource: "endpoints",
   singular: "endpoints",
   kind: "Endpoints",
@@ -265,6 +271,7 @@ const endpointsDef: ResourceDef = {
 };
 
 const podTemplateDef: ResourceDef = {
+  apiVersion: "v1",
   resource: "podtemplates",
   singular: "podtemplate",
   kind: "PodTemplate",
@@ -288,6 +295,7 @@ const podTemplateDef: ResourceDef = {
 };
 
 const serviceAccountDef: ResourceDef = {
+  apiVersion: "v1",
   resource: "serviceaccounts",
   singular: "serviceaccount",
   kind: "ServiceAccount",
@@ -308,6 +316,7 @@ const serviceAccountDef: ResourceDef = {
 };
 
 const namespaceDef: ResourceDef = {
+  apiVersion: "v1",
   resource: "namespaces",
   singular: "namespace",
   kind: "Namespace",
@@ -336,6 +345,91 @@ const namespaceDef: ResourceDef = {
   validateUpdate: () => [],
 };
 
+const configMapDef: ResourceDef = {
+  apiVersion: "v1",
+  resource: "configmaps",
+  singular: "configmap",
+  kind: "ConfigMap",
+  listKind: "ConfigMapList",
+  namespaced: true,
+  shortNames: ["cm"],
+  nameValidator: dns1123Subdomain,
+  returnDeletedObject: false,
+  allowCreateOnUpdate: false,
+  hasStatus: false,
+  tracksGeneration: false,
+  fieldSelectors: ["metadata.name", "metadata.namespace"],
+  fieldsOf: metaFields,
+  applyDefaults() {},
+  prepareForCreate() {},
+  validate: () => [],
+  validateUpdate: () => [],
+};
+
+/** Porch's CRD group (api/porchconfig/v1alpha1): only the two kinds the runner reads. */
+export const PORCH_CONFIG_API_VERSION = "config.porch.kpt.dev/v1alpha1";
+
+/** The FunctionConfig CRD's schema rules that a runner can trip over (image required, one executor). */
+function validateFunctionConfig(obj: KubeObject): FieldError[] {
+  const spec = isRecord(obj.spec) ? obj.spec : undefined;
+  if (spec === undefined) return [fieldErr.required("spec")];
+  const errors: FieldError[] = [];
+  if (typeof spec.image !== "string" || spec.image.length < 1) errors.push(fieldErr.required("spec.image"));
+  if (spec.podExecutor === undefined && spec.binaryExecutor === undefined && spec.goExecutor === undefined) {
+    errors.push(fieldErr.invalid("spec", "object", "At least one configuration must be specified"));
+  }
+  return errors;
+}
+
+const functionConfigDef: ResourceDef = {
+  apiVersion: PORCH_CONFIG_API_VERSION,
+  resource: "functionconfigs",
+  singular: "functionconfig",
+  kind: "FunctionConfig",
+  listKind: "FunctionConfigList",
+  namespaced: true,
+  shortNames: [],
+  nameValidator: dns1123Subdomain,
+  returnDeletedObject: true,
+  allowCreateOnUpdate: false,
+  hasStatus: true,
+  tracksGeneration: true,
+  fieldSelectors: ["metadata.name", "metadata.namespace"],
+  fieldsOf: metaFields,
+  applyDefaults(obj) {
+    // The CRD's default: podExecutor.timeToLive "30m".
+    const spec = isRecord(obj.spec) ? obj.spec : undefined;
+    const pod = spec !== undefined && isRecord(spec.podExecutor) ? spec.podExecutor : undefined;
+    if (pod !== undefined && pod.timeToLive === undefined) pod.timeToLive = "30m";
+  },
+  prepareForCreate(obj) {
+    delete obj.status;
+  },
+  validate: validateFunctionConfig,
+  validateUpdate: (next) => validateFunctionConfig(next),
+};
+
+const serviceTemplateDef: ResourceDef = {
+  apiVersion: PORCH_CONFIG_API_VERSION,
+  resource: "servicetemplates",
+  singular: "servicetemplate",
+  kind: "ServiceTemplate",
+  listKind: "ServiceTemplateList",
+  namespaced: true,
+  shortNames: [],
+  nameValidator: dns1123Subdomain,
+  returnDeletedObject: true,
+  allowCreateOnUpdate: false,
+  hasStatus: false,
+  tracksGeneration: false,
+  fieldSelectors: ["metadata.name", "metadata.namespace"],
+  fieldsOf: metaFields,
+  applyDefaults() {},
+  prepareForCreate() {},
+  validate: (obj) => (isRecord(obj.template) ? [] : [fieldErr.required("template")]),
+  validateUpdate: (next) => (isRecord(next.template) ? [] : [fieldErr.required("template")]),
+};
+
 export const RESOURCES: readonly ResourceDef[] = [
   namespaceDef,
   podDef,
@@ -344,8 +438,15 @@ export const RESOURCES: readonly ResourceDef[] = [
   secretDef,
   podTemplateDef,
   serviceAccountDef,
+  configMapDef,
+  functionConfigDef,
+  serviceTemplateDef,
 ];
 
-export function resourceDef(resource: string): ResourceDef | undefined {
-  return RESOURCES.find((r) => r.resource === resource);
+/**
+ * A served resource by plural name; with `apiVersion`, only when it is
+ * served under that group/version (`v1`: /api/v1).
+ */
+export function resourceDef(resource: string, apiVersion?: string): ResourceDef | undefined {
+  return RESOURCES.find((r) => r.resource === resource && (apiVersion === undefined || r.apiVersion === apiVersion));
 }

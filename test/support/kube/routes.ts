@@ -4,6 +4,8 @@ import { resourceDef } from "./resources.ts";
 import type { RequestInfo, Verb } from "./types.ts";
 
 export interface ParsedRequest extends RequestInfo {
+  /** `v1` for /api/v1, `GROUP/VERSION` for /apis/GROUP/VERSION. */
+  apiVersion: string | undefined;
   /** A path under /api/v1 that names a resource we serve. */
   isResource: boolean;
   /** Legacy /api/v1/watch/ prefix or ?watch=true. */
@@ -31,6 +33,7 @@ function verbFor(method: string, hasName: boolean, watch: boolean): Verb | undef
 
 export function parseRequest(method: string, pathname: string, query: URLSearchParams): ParsedRequest {
   const none: ParsedRequest = {
+    apiVersion: undefined,
     verb: undefined,
     resource: undefined,
     subresource: undefined,
@@ -40,8 +43,16 @@ export function parseRequest(method: string, pathname: string, query: URLSearchP
     watch: false,
   };
   const parts = pathname.split("/").filter((p) => p !== "").map((p) => decodeURIComponent(p));
-  if (parts[0] !== "api" || parts[1] !== "v1" || parts.length < 3) return none;
-  let rest = parts.slice(2);
+  // /api/v1/... (core) or /apis/GROUP/VERSION/... (the custom resources served).
+  let apiVersion: string;
+  let rest: string[];
+  if (parts[0] === "api" && parts[1] === "v1" && parts.length >= 3) {
+    apiVersion = "v1";
+    rest = parts.slice(2);
+  } else if (parts[0] === "apis" && parts.length >= 4) {
+    apiVersion = `${parts[1]}/${parts[2]}`;
+    rest = parts.slice(3);
+  } else return none;
   let watch = false;
   if (rest[0] === "watch") {
     watch = true;
@@ -74,8 +85,8 @@ export function parseRequest(method: string, pathname: string, query: URLSearchP
     subresource = rest[2];
     if (rest.length > 3) return none;
   }
-  if (!resource || !resourceDef(resource)) return { ...none, resource, namespace, name, subresource };
-  const def = resourceDef(resource);
+  if (!resource || !resourceDef(resource, apiVersion)) return { ...none, resource, namespace, name, subresource };
+  const def = resourceDef(resource, apiVersion);
   if (def && !def.namespaced && namespace !== undefined) return none;
   // A namespaced resource addressed by name must carry its namespace.
   if (def && def.namespaced && namespace === undefined && name !== undefined) return none;
@@ -83,5 +94,5 @@ export function parseRequest(method: string, pathname: string, query: URLSearchP
   // /api/v1/{namespaced resource} only lists and watches across namespaces.
   if (def && def.namespaced && namespace === undefined && verb !== "list" && verb !== "watch") verb = undefined;
   if (resource === "namespaces") namespace = undefined;
-  return { verb, resource, subresource, namespace, name, isResource: true, watch };
+  return { apiVersion, verb, resource, subresource, namespace, name, isResource: true, watch };
 }

@@ -68,7 +68,7 @@ export class WatchHub {
       if (req.sendInitialEvents && req.allowWatchBookmarks) {
         send("BOOKMARK", {
           kind: def.kind,
-          apiVersion: "v1",
+          apiVersion: def.apiVersion,
           metadata: { resourceVersion: String(startFrom), annotations: { "k8s.io/initial-events-end": "true" } },
         });
       }
