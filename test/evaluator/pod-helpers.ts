@@ -8,6 +8,8 @@ import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { parseCommandLine } from "../../src/config/config.ts";
 import type { PodRuntimeOverrides } from "../../src/evaluator/pod.ts";
+import type { PorchRuntimeOptions } from "../../src/evaluator/porch-options.ts";
+import type { KubeRuntimeOptions } from "../../src/kube/runtime.ts";
 import type { PodEvaluator } from "../../src/evaluator/pod-evaluator.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { createRunner, type Runner } from "../../src/runner.ts";
@@ -37,7 +39,7 @@ export interface PodWorld {
   processes: Map<string, SpawnedWrapper>;
   /** Pushes `fns/NAME:TAG` running `entrypoint`; returns the image reference and its digest. */
   push(name: string, tag: string, entrypoint: string[]): Promise<{ image: string; digest: string }>;
-  runner(args?: string[], overrides?: PodRuntimeOverrides): Promise<PodRunner>;
+  runner(args?: string[], overrides?: PodRuntimeOverrides, extra?: RunnerExtras): Promise<PodRunner>;
   /** Requests that created pods (POST pods), optionally since index `from` of the log. */
   podCreates(): number;
   stop(): Promise<void>;
@@ -48,6 +50,14 @@ export interface PodRunner {
   logger: ReturnType<typeof memoryLogger>;
   pod: PodEvaluator;
   close(): Promise<void>;
+}
+
+export interface RunnerExtras {
+  /** Porch v4's file-based flags. */
+  porch?: PorchRuntimeOptions;
+  kube?: Partial<KubeRuntimeOptions>;
+  /** Run `runner.start()` (FunctionConfig watch, exec config, adoption, warm-up) as main.ts does. */
+  start?: boolean;
 }
 
 export interface WorldOptions {
@@ -86,13 +96,23 @@ export async function startPodWorld(opts: WorldOptions = {}): Promise<PodWorld> 
       const { digest } = await pushImage(reg, `fns/${name}`, tag, { format: "oci", entrypoint, extraConfig: { config: { Labels: { "test.tag": `${name}:${tag}` } } } });
       return { image: `${reg.host}/fns/${name}:${tag}`, digest };
     },
-    async runner(args = [], overrides = {}) {
+    async runner(args = [], overrides = {}, extra = {}) {
       const { config } = parseCommandLine(["--kubeconfig", kubeconfig, "--pod-namespace", NS, "--pod-address-mode", "pod-ip", "--functions", "/nonexistent", ...args]);
       const logger = memoryLogger();
       const runner = createRunner(config, logger, {
-        kube: { env: {}, homeDir: "", wrapperServerImage: "example.test/wrapper-server:v1", client: { retry: fastKubeRetry }, templateTtlMs: 0 },
+        kube: {
+          env: {},
+          homeDir: "",
+          wrapperServerImage: "example.test/wrapper-server:v1",
+          client: { retry: fastKubeRetry },
+          templateTtlMs: 0,
+          functionConfigWatch: { retryMs: 50 },
+          ...extra.kube,
+        },
         pod: { pollMs: 20, ...overrides },
+        ...(extra.porch === undefined ? {} : { porch: extra.porch }),
       });
+      if (extra.start === true) await runner.start?.();
       const pod = await runner.pod?.instance();
       if (pod === undefined) throw new Error("no pod runtime");
       const r: PodRunner = { runner, logger, pod, close: () => runner.close() };
