@@ -14,7 +14,7 @@ import type { PodEvaluator } from "../../src/evaluator/pod-evaluator.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { createRunner, type Runner } from "../../src/runner.ts";
 import { fastKubeRetry, kubeconfigFor, NS, startKube } from "../kube/helpers.ts";
-import { type KubeApiServer, type KubeletOptions, loopbackIPAllocator, type WirePod } from "../support/kube/index.ts";
+import { type KubeApiServer, type KubeApiServerOptions, type KubeletOptions, loopbackIPAllocator, type WirePod } from "../support/kube/index.ts";
 import { pushImage } from "../support/push.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { BUN, ROOT, spawnWrapper, type SpawnedWrapper } from "./helpers.ts";
@@ -62,12 +62,15 @@ export interface RunnerExtras {
 
 export interface WorldOptions {
   kubelet?: KubeletOptions;
+  /** e.g. an RBAC stand-in (`authorize`). */
+  server?: Omit<KubeApiServerOptions, "kubelet">;
 }
 
 export async function startPodWorld(opts: WorldOptions = {}): Promise<PodWorld> {
   const reg = await startRegistry({ mode: "http" });
   const processes = new Map<string, SpawnedWrapper>();
   const server = await startKube({
+    ...opts.server,
     kubelet: {
       podIP: loopbackIPAllocator(),
       onPodRunning: async (pod, { podIP }) => {
