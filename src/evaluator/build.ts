@@ -3,6 +3,7 @@
  * (`--functions`), then the pod runtime when one is supplied, minus those
  * named in `--disable-runtimes`.
  */
+import { existsSync } from "node:fs";
 import type { Config } from "../config/config.ts";
 import { RunnerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -46,6 +47,7 @@ export interface EvaluationSlots {
 
 export function buildEvaluation(config: Config, logger: Logger, slots: EvaluationSlots = {}): Evaluation {
   const disabled = new Set(config["disable-runtimes"]);
+  const missing = new Set<string>();
   const exec = disabled.has("exec")
     ? undefined
     : new ExecEvaluator({
@@ -59,7 +61,20 @@ export function buildEvaluation(config: Config, logger: Logger, slots: Evaluatio
           : {
               binaryFor: (image: string) => {
                 const m = slots.functionConfigs?.store.binaryFor(image);
-                return m === undefined ? undefined : { binary: m.binary, source: `FunctionConfig ${m.source}` };
+                if (m === undefined) return undefined;
+                // Porch's image ships the binaries its FunctionConfigs name; an image without one
+                // (ours, by default) sends the function to the next runtime instead of failing it.
+                if (!existsSync(m.binary)) {
+                  if (!missing.has(m.binary)) {
+                    missing.add(m.binary);
+                    logger.warn("FunctionConfig binaryExecutor path does not exist: its images go to the next runtime", {
+                      functionConfig: m.source,
+                      binary: m.binary,
+                    });
+                  }
+                  return undefined;
+                }
+                return { binary: m.binary, source: `FunctionConfig ${m.source}` };
               },
             }),
       });

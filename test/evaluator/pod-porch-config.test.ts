@@ -116,6 +116,24 @@ describe("a FunctionConfig changed while the runner serves", () => {
     }
   });
 
+  test("a binaryExecutor path missing from this image (Porch's image ships them, ours need not): the pod runtime runs it, said once", async () => {
+    const img = await world.push("no-binary", "v1", [fixture("set-namespace.sh")]);
+    const repo = img.image.slice(0, img.image.lastIndexOf("/"));
+    world.server.seed(
+      "functionconfigs",
+      { apiVersion: GROUP, kind: "FunctionConfig", metadata: { name: "no-binary" }, spec: { image: "no-binary", prefixes: [repo], binaryExecutor: { tags: ["v1"], path: "no-binary" } } },
+      NS,
+    );
+    const { runner, logger } = await world.runner(["--functions", fnsDir], {}, { start: true });
+    try {
+      await observed("no-binary", 1);
+      for (let i = 0; i < 2; i++) expect(await evaluate(runner, img.image)).toContain("namespace prod");
+      expect(logger.lines.filter((l) => l.includes("binaryExecutor path does not exist"))).toHaveLength(1);
+    } finally {
+      await runner.close();
+    }
+  });
+
   test("a spec the runner cannot apply: status.error says why; fixed: cleared", async () => {
     const { runner } = await world.runner(["--functions", fnsDir], {}, { start: true });
     const name = "bad-ttl";
