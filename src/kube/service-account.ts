@@ -10,6 +10,7 @@
  * source is a fallback, and images that need none of its credentials must
  * not fail because the API server is briefly away.
  */
+import { isKubeApiError } from "./errors.ts";
 import { Buffer } from "node:buffer";
 import type { V1Secret } from "@kubernetes/client-node";
 import { type DockerConfig, parseDockerConfig } from "../auth/docker-config.ts";
@@ -57,9 +58,13 @@ export interface ServiceAccountSourceOptions {
 
 type Entry = Array<{ name: string; config: DockerConfig }>;
 
+/** After a Forbidden answer, how long before asking again (a Role change needs no restart). */
+const FORBIDDEN_TTL_MS = 5 * 60_000;
+
 export class ServiceAccountPullSecretSource implements ServiceAccountPullSecrets {
   private cached: { value: Entry; until: number } | undefined;
   private lastGood: Entry = [];
+  private forbiddenSaid = false;
   private inflight: Promise<Entry> | undefined;
   private readonly now: () => number;
 
@@ -83,8 +88,21 @@ export class ServiceAccountPullSecretSource implements ServiceAccountPullSecrets
       const value = await this.fetch();
       this.lastGood = value;
       this.cached = { value, until: this.now() + (this.opts.ttlMs ?? 60_000) };
+      this.forbiddenSaid = false;
       return value;
     } catch (e) {
+      // Porch's Roles grant nothing in the runner's own namespace: a lasting answer, said once, asked again rarely.
+      if (isKubeApiError(e) && e.reason === "Forbidden") {
+        if (!this.forbiddenSaid) {
+          this.forbiddenSaid = true;
+          this.opts.logger?.warn("cannot read the service account's image pull secrets (no permission); using the last known ones", {
+            error: e.message,
+            kept: this.lastGood.map((s) => s.name),
+          });
+        }
+        this.cached = { value: this.lastGood, until: this.now() + FORBIDDEN_TTL_MS };
+        return this.lastGood;
+      }
       this.opts.logger?.warn("cannot read the service account's image pull secrets; using the last known ones", {
         error: e instanceof Error ? e.message : String(e),
         kept: this.lastGood.map((s) => s.name),

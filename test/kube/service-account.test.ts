@@ -125,7 +125,7 @@ describe("service account imagePullSecrets", () => {
     try {
       const first = await r.runner.kube.serviceAccountPullSecrets.dockerConfigs();
       expect(first.map((s) => s.name)).toEqual([`${RUNNER_NS}/legacy`, `${RUNNER_NS}/regcred`]);
-      const fault = server.faults.add({ match: { resource: "serviceaccounts" }, action: { status: 403 } });
+      const fault = server.faults.add({ match: { resource: "serviceaccounts" }, action: { status: 503 } });
       const second = await r.runner.kube.serviceAccountPullSecrets.dockerConfigs();
       fault.remove();
       expect(second).toEqual(first);
@@ -133,6 +133,20 @@ describe("service account imagePullSecrets", () => {
       // Content never reaches the log.
       expect(r.logger.lines.join("\n")).not.toContain("Pull-pw1");
     } finally {
+      await r.runner.close();
+    }
+  });
+
+  test("no permission (Porch's Roles grant none in the runner's namespace): one warning, asked again only after minutes", async () => {
+    const r = makeRunner(["--pod-namespace", NS], { ...inCluster(), serviceAccountTtlMs: 0 });
+    const fault = server.faults.add({ match: { resource: "serviceaccounts" }, action: { status: 403 } });
+    try {
+      server.clearRequests();
+      for (let i = 0; i < 3; i++) expect(await r.runner.kube.serviceAccountPullSecrets.dockerConfigs()).toEqual([]);
+      expect(server.requests().filter((e) => e.resource === "serviceaccounts")).toHaveLength(1);
+      expect(r.logger.lines.filter((l) => l.includes("cannot read the service account's image pull secrets"))).toHaveLength(1);
+    } finally {
+      fault.remove();
       await r.runner.close();
     }
   });
