@@ -67,7 +67,7 @@ describe("function-runner podspec (compiled binary)", () => {
     expect(spec.imagePullSecrets).toEqual([{ name: SECRET }]);
     // The binary really talked TLS to the API server (read-only).
     const seen = server.requests().map((e) => `${e.verb} ${e.resource} ${e.status}`);
-    expect(seen).toEqual(["get secrets 404", "get podtemplates 404"]);
+    expect(seen).toEqual(["get secrets 404", "get podtemplates 404", "get servicetemplates 404"]);
     expect(server.requests()[0]?.userAgent).toBe("kpt-function-runner");
     expect(writes()).toEqual([]);
   });
