@@ -83,7 +83,11 @@ async function main(argv: string[]): Promise<number> {
           : command === "explain"
             ? (await import("./src/cli/explain.ts")).explainCommand
             : (await import("./src/cli/podspec.ts")).podspecCommand;
-      process.stdout.write(`${await run(runner, image, config.json)}\n`);
+      mark("command module");
+      const text = await run(runner, image, config.json);
+      mark("done");
+      logger.debug("start-up", Object.fromEntries(marks));
+      process.stdout.write(`${text}\n`);
       return 0;
     }
     if (positionals.length > 0) {
