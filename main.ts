@@ -65,29 +65,38 @@ async function main(argv: string[]): Promise<number> {
   }
   // The service logs every request: batch its lines into one write per event-loop turn.
   const logger = jsonLogger(config["log-level"], command === "serve" ? batchedSink().write : undefined);
-  // Loaded per command: a one-shot `resolve` should not pay for the server's modules at start-up.
+  const oneImage = (): string | undefined => {
+    const image = positionals[0];
+    if (image && positionals.length === 1) return image;
+    process.stderr.write(`function-runner: ${command} takes exactly one IMAGE\n\n${USAGE}\n`);
+    return undefined;
+  };
+  if (command === "resolve") {
+    // Only the image half of the runner: no metrics, no function runtimes to load.
+    const image = oneImage();
+    if (image === undefined) return 2;
+    const [{ createImageRuntime }, { resolveCommand }] = await Promise.all([import("./src/runner-core.ts"), import("./src/cli/resolve.ts")]);
+    mark("runner module");
+    const images = createImageRuntime(config, logger);
+    return closing(images.close, async () => {
+      const text = await resolveCommand(images, image, config.json);
+      mark("done");
+      logger.debug("start-up", Object.fromEntries(marks));
+      process.stdout.write(`${text}\n`);
+      return 0;
+    });
+  }
+  // Loaded per command: a one-shot command should not pay for the server's modules at start-up.
   const { createRunner } = await import("./src/runner.ts");
   mark("runner module");
   const runner = createRunner(config, logger);
   mark("runner created");
-  try {
-    if (command === "resolve" || command === "explain" || command === "podspec") {
-      const image = positionals[0];
-      if (!image || positionals.length > 1) {
-        process.stderr.write(`function-runner: ${command} takes exactly one IMAGE\n\n${USAGE}\n`);
-        return 2;
-      }
-      const run =
-        command === "resolve"
-          ? (await import("./src/cli/resolve.ts")).resolveCommand
-          : command === "explain"
-            ? (await import("./src/cli/explain.ts")).explainCommand
-            : (await import("./src/cli/podspec.ts")).podspecCommand;
-      mark("command module");
-      const text = await run(runner, image, config.json);
-      mark("done");
-      logger.debug("start-up", Object.fromEntries(marks));
-      process.stdout.write(`${text}\n`);
+  return closing(runner.close, async () => {
+    if (command === "explain" || command === "podspec") {
+      const image = oneImage();
+      if (image === undefined) return 2;
+      const run = command === "explain" ? (await import("./src/cli/explain.ts")).explainCommand : (await import("./src/cli/podspec.ts")).podspecCommand;
+      process.stdout.write(`${await run(runner, image, config.json)}\n`);
       return 0;
     }
     if (positionals.length > 0) {
@@ -104,6 +113,13 @@ async function main(argv: string[]): Promise<number> {
       logger.debug("start-up", Object.fromEntries(marks));
     });
     return 0;
+  });
+}
+
+/** Runs a command, reports its error on stderr (exit 1), then closes what it used. */
+async function closing(close: () => Promise<void>, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
   } catch (e) {
     if (isRunnerError(e)) {
       process.stderr.write(`error: ${e.code}: ${e.message}\n`);
@@ -113,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     // Bounded: after a shutdown deadline, registry requests still open must not hold the exit.
-    await Promise.race([runner.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
+    await Promise.race([close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
   }
 }
 

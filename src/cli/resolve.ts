@@ -20,7 +20,7 @@ export function formatResolution(r: Resolution): string {
   ]);
 }
 
-export async function resolveCommand(runner: Runner, image: string, json: boolean): Promise<string> {
+export async function resolveCommand(runner: Pick<Runner, "resolver">, image: string, json: boolean): Promise<string> {
   const r = await runner.resolver.resolve(image);
   return json ? JSON.stringify({ ...r.metadata, auth: r.auth, ...(r.transport ? { transport: r.transport } : {}) }, null, 2) : formatResolution(r);
 }

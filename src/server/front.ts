@@ -7,6 +7,7 @@
 import { RunnerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { FetchHandler } from "./listen.ts";
+import type { Observer } from "./fast-histogram.ts";
 import type { ServiceMetrics } from "./metrics.ts";
 
 export interface FrontOptions {
@@ -73,10 +74,21 @@ export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandle
   const { logger, metrics, maxBodyBytes } = opts;
   // A line per request at info cost more than the rest of a cache hit (bench/http.ts): it is opt-in.
   const everyRequest = opts.accessLog === true ? logger.info : logger.enabled?.("debug") === false ? undefined : logger.debug;
+  // One observer per label set, found without building a key string or an observer per request.
+  const observers = new Map<string, Map<string, Map<number, Observer>>>();
+  const observer = (method: string, route: string, status: number): Observer => {
+    let byRoute = observers.get(method);
+    if (byRoute === undefined) observers.set(method, (byRoute = new Map()));
+    let byStatus = byRoute.get(route);
+    if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
+    let o = byStatus.get(status);
+    if (o === undefined) byStatus.set(status, (o = metrics.httpDuration.labels(method, route, String(status))));
+    return o;
+  };
   const finish = (method: string, path: string, status: number, started: number): void => {
     const ms = performance.now() - started;
     const route = opts.routes.has(path) ? path : "unmatched";
-    metrics.httpDuration.labels(METHODS.has(method) ? method : "other", route, String(status)).observe(ms / 1000);
+    observer(METHODS.has(method) ? method : "other", route, status).observe(ms / 1000);
     // Method, path, status, time: never headers, query strings or bodies.
     const log = status >= 500 ? logger.warn : everyRequest;
     if (log !== undefined) log("request", { method, path, status, ms: Math.round(ms * 10) / 10 });
