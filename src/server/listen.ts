@@ -21,12 +21,20 @@ interface DenoServer {
 interface DenoLike {
   serve(options: { port: number; hostname: string; onListen?: () => void }, handler: FetchHandler): DenoServer;
 }
+/** The part of Bun's global used here, reached through globalThis so `deno check` needs no Bun types. */
+interface BunLike {
+  serve(options: { port: number; hostname: string; fetch: FetchHandler; maxRequestBodySize?: number }): {
+    port?: number;
+    stop(closeActiveConnections?: boolean): Promise<void>;
+  };
+}
 
 export function listen(handler: FetchHandler, opts: { port: number; hostname?: string; maxRequestBodySize?: number }): Listening {
   const hostname = opts.hostname ?? "0.0.0.0";
   const deno = (globalThis as { Deno?: DenoLike }).Deno;
-  if (typeof Bun !== "undefined") {
-    const server = Bun.serve({ port: opts.port, hostname, fetch: handler, maxRequestBodySize: opts.maxRequestBodySize });
+  const bun = (globalThis as { Bun?: BunLike }).Bun;
+  if (bun) {
+    const server = bun.serve({ port: opts.port, hostname, fetch: handler, maxRequestBodySize: opts.maxRequestBodySize });
     return { port: server.port ?? opts.port, hostname, runtime: "bun", stop: () => server.stop(false) };
   }
   if (deno) {
