@@ -30,7 +30,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund >.tmp/npm.log 2>&1 || { tail -20 .tmp/npm.log; echo "0 passed, 1 failed"; exit 1; }
+  # npm ci: exactly the lock (which holds every platform's Bun and Deno package), never rewriting it.
+  npm ci --no-audit --no-fund >.tmp/npm.log 2>&1 || { tail -20 .tmp/npm.log; echo "0 passed, 1 failed"; exit 1; }
 fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 
@@ -51,5 +52,10 @@ run() {
 }
 run typecheck-wrap bash -c 'tsc --noEmit -p . && echo " 1 pass" || { echo " 1 fail"; exit 1; }'
 run all bun test --timeout 60000 test/
+# Deno: main.ts type-checks without Bun's types, and the pure-core unit tests (the files that import
+# test/support/testing.ts) pass under `deno test` too. NO_COLOR: plain logs.
+run deno-check bash -c 'NO_COLOR=1 deno check main.ts && echo " 1 pass" || { echo " 1 fail"; exit 1; }'
+run deno-unit bash -c 'NO_COLOR=1 deno test --allow-read --allow-write --allow-env $(grep -rl --include="*.test.ts" "support/testing.ts" test | sort) 2>&1 \
+  | sed -E "s/^(ok|FAILED) \| ([0-9]+) passed( \([0-9]+ steps?\))? \| ([0-9]+) failed.*/&\n \2 pass\n \4 fail/"; exit ${PIPESTATUS[0]}'
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -1,11 +1,11 @@
 // The functional core of the exec runtime: config.yaml parsing, image matching,
 // output ResourceList parsing and Porch's message formats.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { imageKeys, lookupFunction, parseExecConfig } from "../../src/evaluator/exec-config.ts";
 import { FunctionError, interpretOutcome, stderrExcerpt } from "../../src/evaluator/outcome.ts";
 import { formatResult, formatResults, hasErrorResult, parseOutputResourceList } from "../../src/evaluator/results.ts";
 import { isRunnerError } from "../../src/errors.ts";
-import { encode } from "./helpers.ts";
+const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 const PREFIX = "ghcr.io/kptdev/krm-functions-catalog/";
 const opts = { file: "/fns/config.yaml", dir: "/fns", defaultImagePrefix: PREFIX };

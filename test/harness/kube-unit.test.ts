@@ -1,5 +1,5 @@
 // Pure parts of the test API server: selectors, patches, decoding, validation.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { checkBase64, decodeBody } from "../support/kube/decode.ts";
 import { jsonPatch, mergePatch, strategicMerge } from "../support/kube/patch.ts";
 import { defaultPullPolicy } from "../support/kube/resources.ts";

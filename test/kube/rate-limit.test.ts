@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { type BucketState, type Clock, RateLimiter, fullBucket, reserve } from "../../src/kube/rate-limit.ts";
 
 const LIMIT = { qps: 30, burst: 45 };

@@ -1,6 +1,6 @@
 // Pure parts of the Kubernetes client: where the configuration comes from,
 // error mapping, retry decisions, the pull-secret plan, pull-secret decoding.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { Buffer } from "node:buffer";
 import type { V1Secret } from "@kubernetes/client-node";
 import { serviceAccountOfToken } from "../../src/kube/client.ts";

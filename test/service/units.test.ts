@@ -1,6 +1,6 @@
 // The service's pure parts: request framing, the body cap, the answer memo,
 // error-code mappings, and the batched log sink.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import {
   BUILTIN_DEFAULT_PREFIX,
   decideAuth,

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { RunnerError } from "../../src/errors.ts";
 import {
   type Challenge,

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { parseDuration } from "../../src/config/duration.ts";
 import { FlagError } from "../../src/config/flags.ts";

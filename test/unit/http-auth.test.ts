@@ -1,5 +1,5 @@
 // The pure parts of the HTTP API's bearer token: reading the token file's text and the Authorization header.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { bearerOf, OPEN_PATHS, parseTokenFile } from "../../src/server/http-auth.ts";
 
 describe("parseTokenFile", () => {

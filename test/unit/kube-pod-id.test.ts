@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { RunnerError } from "../../src/errors.ts";
 import { type ImageReference, parseReference } from "../../src/image/reference.ts";
 import { isDns1035Label, MAX_POD_ID_LENGTH, podId, podIdForImage } from "../../src/kube/pod-id.ts";

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { dumpYaml, type V1Pod, type V1PodTemplate, type V1Service } from "@kubernetes/client-node";
 import { type IPod, Pod } from "kubernetes-models/v1/Pod";
 import { type IPodTemplate, PodTemplate } from "kubernetes-models/v1/PodTemplate";

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { createHash } from "node:crypto";
 import { RunnerError } from "../../src/errors.ts";
 import {

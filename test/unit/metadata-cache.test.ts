@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { MetadataCache } from "../../src/image/metadata-cache.ts";
 import type { ImageMetadata } from "../../src/image/metadata.ts";
 

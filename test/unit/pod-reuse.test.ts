@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import { adoptable, reuseProblem } from "../../src/evaluator/pod-reuse.ts";
 import { IMAGE_LABEL, TEMPLATE_VERSION_ANNOTATION } from "../../src/kube/pod-template.ts";

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { backoffDelay, isRetryableStatus, nextDelay, parseRetryAfter, retrying, type RetryPolicy } from "../../src/registry/retry.ts";
 import { TokenCache, tokenExpiry } from "../../src/registry/token-cache.ts";
 

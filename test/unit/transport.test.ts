@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { DefaultTransport } from "../../src/registry/transport.ts";
 
 describe("DefaultTransport routes", () => {
