@@ -49,6 +49,19 @@ function run(cmd: string, args: string[], timeoutMs = 240_000): string {
   return r.stdout;
 }
 
+/**
+ * The id the container sees for a host id of its process: rootless podman (npm test as a non-root user)
+ * maps the container's ids onto the user's subordinate ids, so /proc shows 165531 for the image's 65532.
+ */
+function inContainer(pid: string, map: "uid_map" | "gid_map", hostId: number): number | undefined {
+  for (const line of readFileSync(`/proc/${pid}/${map}`, "utf8").trim().split("\n")) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (inside === undefined || outside === undefined || count === undefined) continue;
+    if (hostId >= outside && hostId < outside + count) return hostId - outside + inside;
+  }
+  return undefined;
+}
+
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const s = createServer();
@@ -151,8 +164,8 @@ describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skip
 
     const pid = run("podman", [...PODMAN, "inspect", "--format", "{{.State.Pid}}", NAME]).trim();
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe("65532");
-    expect(/^Gid:\s+(\d+)/m.exec(status)?.[1]).toBe("65532");
+    expect(inContainer(pid, "uid_map", Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]))).toBe(65532);
+    expect(inContainer(pid, "gid_map", Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]))).toBe(65532);
   }, 120_000);
 
   test("serves /healthz, /readyz and a resolve against the test registry", async () => {
