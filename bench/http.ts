@@ -10,7 +10,7 @@
 //     Where our start-up time goes: the milestones main.ts logs at debug.
 //  3. RSS after BENCH_RSS_IMAGES (10,000) cached images ≤ idle + 20 MB.
 //
-// Knobs: BENCH_HTTP_SECONDS (8), BENCH_HTTP_ROUNDS (2), BENCH_START_RUNS (15),
+// Knobs: BENCH_HTTP_SECONDS (8), BENCH_HTTP_ROUNDS (3), BENCH_START_RUNS (15),
 // BENCH_RSS_IMAGES (10000).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -27,7 +27,7 @@ const intEnv = (name: string, def: number, min: number, max: number): number => 
   return Number.isInteger(v) ? Math.min(max, Math.max(min, v)) : def;
 };
 const SECONDS = intEnv("BENCH_HTTP_SECONDS", 8, 1, 60);
-const ROUNDS = intEnv("BENCH_HTTP_ROUNDS", 2, 1, 10);
+const ROUNDS = intEnv("BENCH_HTTP_ROUNDS", 3, 1, 10);
 const START_RUNS = intEnv("BENCH_START_RUNS", 15, 3, 100);
 const RSS_IMAGES = intEnv("BENCH_RSS_IMAGES", 10_000, 100, 50_000);
 const CONNECTIONS = 64;
@@ -211,9 +211,27 @@ async function cacheMemory(bins: Binaries, reg: TestRegistry): Promise<void> {
     const stats = (await (await fetch(`${s.base}/v1/images/cache`)).json()) as { stats: { size: number } };
     await Bun.sleep(500);
     const after = rssMb(s.child.pid);
+    // Control: as many requests, all cache hits of one image, in a fresh process: what serving alone adds to RSS.
+    const control = await requestsOnly(bins, `${reg.host}/fn/many:t0`);
     out();
     out(`[3] memory: ${RSS_IMAGES} distinct images resolved through the service (32 callers, ${fmt(ms / 1000)} s${failed > 0 ? `, ${failed} failed` : ""}), ${stats.stats.size} cache entries`);
     out(`  TARGET RSS after ≤ idle + ${TARGET.cacheMb} MB: idle ${fmt(idle)} MB, after ${fmt(after)} MB = +${fmt(after - idle)} MB ${mark(after - idle <= TARGET.cacheMb)}`);
+    out(`  control, ${RSS_IMAGES} requests that are all hits of one cached image (fresh process): idle ${fmt(control.idle)} MB, after ${fmt(control.after)} MB = +${fmt(control.after - control.idle)} MB`);
+  } finally {
+    await s.stop();
+  }
+}
+
+async function requestsOnly(bins: Binaries, image: string): Promise<{ idle: number; after: number }> {
+  const s = await startServer(bins.ours, []);
+  try {
+    await ready(s, performance.now());
+    await post(`${s.base}/v1/images/resolve`, JSON.stringify({ image }));
+    await Bun.sleep(500);
+    const idle = rssMb(s.child.pid);
+    await pool(Array.from({ length: RSS_IMAGES }, (_, i) => i), 32, () => post(`${s.base}/v1/images/resolve`, JSON.stringify({ image })));
+    await Bun.sleep(500);
+    return { idle, after: rssMb(s.child.pid) };
   } finally {
     await s.stop();
   }
