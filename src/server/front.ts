@@ -19,6 +19,8 @@ export interface FrontOptions {
   metrics: ServiceMetrics;
   /** --access-log: every request at info. Otherwise at debug, and 5xx answers at warn. */
   accessLog?: boolean;
+  /** One route served without the app's router (the cache-hit resolve); it must answer errors itself. */
+  direct?: { method: string; path: string; handler: FetchHandler };
 }
 
 /** Path of a request URL without building a URL object (hot path). */
@@ -71,7 +73,7 @@ export async function capBody(req: Request, max: number): Promise<Request | unde
 }
 
 export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandler {
-  const { logger, metrics, maxBodyBytes } = opts;
+  const { logger, metrics, maxBodyBytes, direct } = opts;
   // A line per request at info cost more than the rest of a cache hit (bench/http.ts): it is opt-in.
   const everyRequest = opts.accessLog === true ? logger.info : logger.enabled?.("debug") === false ? undefined : logger.debug;
   // One observer per label set, found without building a key string or an observer per request.
@@ -99,7 +101,7 @@ export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandle
     return res;
   };
   const handle = (req: Request, method: string, path: string, started: number): Response | Promise<Response> => {
-    const res = app(req);
+    const res = direct !== undefined && path === direct.path && method === direct.method ? direct.handler(req) : app(req);
     if (res instanceof Response) {
       finish(method, path, res.status, started);
       return res;

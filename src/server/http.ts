@@ -95,7 +95,32 @@ const JSON_INIT: ResponseInit = { headers: { "content-type": "application/json" 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function httpApp(deps: HttpDeps): Hono {
+/**
+ * POST /v1/images/resolve on the raw request, errors answered in the error
+ * shape. The front handler calls it directly (no Hono routing or context on
+ * the hottest route, bench/http.ts); Hono's route calls the same function.
+ */
+export function resolveHandler(runner: Runner): (req: Request) => Promise<Response> {
+  const answers = new AnswerCache();
+  return async (req) => {
+    try {
+      let raw: unknown;
+      try {
+        raw = await req.json();
+      } catch {
+        throw new RunnerError("INVALID_ARGUMENT", "request body is not valid JSON");
+      }
+      const body = resolveBody(raw);
+      const platform = body.platform === undefined ? undefined : parsePlatform(body.platform);
+      const r = await runner.resolver.resolve(body.image, platform);
+      return new Response(answers.json(body.image, r), JSON_INIT);
+    } catch (e) {
+      return errorResponse(e);
+    }
+  };
+}
+
+export function httpApp(deps: HttpDeps, resolveRoute?: (req: Request) => Promise<Response>): Hono {
   const { runner, evaluator } = deps;
   const { metrics } = runner;
   const app = new Hono();
@@ -112,13 +137,8 @@ export function httpApp(deps: HttpDeps): Hono {
   });
   app.get("/metrics", async (c) => c.body(await metrics.text(), 200, { "content-type": metrics.contentType }));
 
-  const answers = new AnswerCache();
-  app.post("/v1/images/resolve", async (c) => {
-    const body = resolveBody(await readJson(c));
-    const platform = body.platform === undefined ? undefined : parsePlatform(body.platform);
-    const r = await runner.resolver.resolve(body.image, platform);
-    return new Response(answers.json(body.image, r), JSON_INIT);
-  });
+  const resolve = resolveRoute ?? resolveHandler(runner);
+  app.post("/v1/images/resolve", (c) => resolve(c.req.raw));
 
   // Paged: the listing never walks or serialises the whole cache in one event-loop turn.
   app.get("/v1/images/cache", (c) => {
@@ -168,8 +188,10 @@ export function httpApp(deps: HttpDeps): Hono {
 
 /** The app behind the body cap, request log and latency histogram: what the server serves. */
 export function httpHandler(deps: HttpDeps): FetchHandler {
-  const app = httpApp(deps);
+  const resolve = resolveHandler(deps.runner);
+  const app = httpApp(deps, resolve);
   const front = frontHandler(app.fetch, {
+    direct: { method: "POST", path: "/v1/images/resolve", handler: resolve },
     maxBodyBytes: deps.runner.config["max-request-body-size"],
     routes: new Set(app.routes.map((r) => r.path)),
     logger: deps.runner.logger,
