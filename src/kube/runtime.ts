@@ -50,7 +50,10 @@ export interface KubeRuntimeOptions {
   /** Porch v4's `--function-pod-template`: the ConfigMap (in the runner's namespace) with `template` and `serviceTemplate`. */
   functionPodTemplate?: string;
   /** Tests: FunctionConfig watch tuning. */
-  functionConfigWatch?: Pick<FunctionConfigWatchOptions, "retryMs" | "unavailableRetryMs" | "watchTimeoutSeconds" | "onChange">;
+  functionConfigWatch?: Pick<FunctionConfigWatchOptions, "retryMs" | "unavailableRetryMs" | "watchTimeoutSeconds" | "onChange"> & {
+    /** How long start-up waits for the first FunctionConfig list (default 10 s). */
+    firstSyncTimeoutMs?: number;
+  };
 }
 
 /** Porch's namespace for the function runner, where `--function-pod-template` lives outside a cluster (as Porch). */
@@ -212,7 +215,17 @@ export class KubeRuntime {
       logger: this.logger,
       ...this.opts.functionConfigWatch,
     });
-    return this.functionConfigWatch.start();
+    // Bounded: a hung API server must not keep the runner from serving (Porch waits for its cache sync).
+    const waitMs = this.opts.functionConfigWatch?.firstSyncTimeoutMs ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.logger.warn("FunctionConfigs not listed yet; serving without them until they are", { waitedMs: waitMs });
+        resolve();
+      }, waitMs);
+      timer.unref?.();
+    });
+    return Promise.race([this.functionConfigWatch.start(), late]).finally(() => clearTimeout(timer));
   }
 
   get planner(): PodPlanner {

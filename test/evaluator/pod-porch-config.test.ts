@@ -73,6 +73,24 @@ describe("Porch's 22-/23- manifests in the cluster", () => {
   });
 });
 
+describe("start-up", () => {
+  test("a slow FunctionConfig list does not hold up serving; the configs arrive when it answers", async () => {
+    const fault = world.server.faults.add({ match: { resource: "functionconfigs", verb: "list" }, times: 1, action: { latencyMs: 1_500 } });
+    const t0 = Date.now();
+    const { runner, logger } = await world.runner(["--functions", fnsDir], {}, { start: true, kube: { functionConfigWatch: { retryMs: 50, firstSyncTimeoutMs: 200 } } });
+    try {
+      expect(Date.now() - t0).toBeLessThan(1_400);
+      expect(logger.lines.some((l) => l.includes("FunctionConfigs not listed yet"))).toBe(true);
+      const deadline = Date.now() + 10_000;
+      while (runner.kube.functionConfigs.size === 0 && Date.now() < deadline) await Bun.sleep(20);
+      expect(runner.kube.functionConfigs.size).toBeGreaterThan(10);
+    } finally {
+      fault.remove();
+      await runner.close();
+    }
+  });
+});
+
 describe("a FunctionConfig changed while the runner serves", () => {
   test("added: exec; tags changed: pod; changed back: exec; deleted: pod (finalizer removed), no restart", async () => {
     const { runner } = await world.runner(["--functions", fnsDir], {}, { start: true });
