@@ -243,7 +243,9 @@ export class KubeRuntime {
       const c = await this.tryClient();
       if ("unavailable" in c) throw new RunnerError("KUBE_UNAVAILABLE", `cannot build a pod spec for ${image}: no Kubernetes: ${c.unavailable}`);
     }
-    const { resolution, ...plan } = await this.planner.plan(image, { write: false });
+    // What the pod runtime would apply: a FunctionConfig's templateOverrides (known while serving).
+    const overrides = this.functionConfigs.podSettingsFor(image)?.overrides;
+    const { resolution, ...plan } = await this.planner.plan(image, { write: false, ...(overrides === undefined ? {} : { overrides }) });
     return { ...plan, digest: resolution.metadata.digest, entrypoint: resolution.metadata.entrypoint };
   }
 
