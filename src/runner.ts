@@ -2,7 +2,7 @@ import type { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
 import { buildEvaluation } from "./evaluator/build.ts";
 import { createPodRuntime, type PodRuntime, type PodRuntimeOverrides } from "./evaluator/pod.ts";
-import { DEFAULT_PORCH_RUNTIME_OPTIONS, type PorchRuntimeOptions } from "./evaluator/porch-options.ts";
+import { type PorchFileFlags, type PorchRuntimeOptions, porchOptionsFrom } from "./evaluator/porch-options.ts";
 import type { FunctionEvaluator } from "./evaluator/types.ts";
 import type { MetadataCache } from "./image/metadata-cache.ts";
 import type { ImageResolver } from "./image/resolver.ts";
@@ -50,7 +50,8 @@ export interface RunnerOverrides {
 }
 
 export function createRunner(config: Config, logger: Logger, overrides: RunnerOverrides = {}): Runner {
-  const porch = overrides.porch ?? DEFAULT_PORCH_RUNTIME_OPTIONS;
+  // Porch v4's file flags (src/config/config.ts); tests may pass the options directly.
+  const porch = overrides.porch ?? porchOptionsFrom(config as Config & PorchFileFlags);
   const kubeOptions = porch.functionPodTemplate === undefined ? overrides.kube : { ...overrides.kube, functionPodTemplate: porch.functionPodTemplate };
   // Secret syncs and TLS fallbacks feed their counters (`metrics` exists by the time one happens).
   const images = createImageRuntime(config, logger, {

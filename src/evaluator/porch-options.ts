@@ -16,4 +16,25 @@ export interface PorchRuntimeOptions {
   functionPodTemplate?: string;
 }
 
-export const DEFAULT_PORCH_RUNTIME_OPTIONS: PorchRuntimeOptions = { warmUp: false };
+/** Porch v4.1.2's default `--pod-cache-config`. */
+export const DEFAULT_POD_CACHE_CONFIG = "/pod-cache-config/pod-cache-config.yaml";
+
+/** The flags as src/config/config.ts names them (each may be absent from an older flag set). */
+export interface PorchFileFlags {
+  config?: string;
+  "pod-cache-config"?: string;
+  "warm-up-pod-cache"?: boolean;
+  "function-pod-template"?: string;
+}
+
+/** The runtimes' options from the parsed flags; Porch's defaults where a flag is absent (warm-up on). */
+export function porchOptionsFrom(flags: PorchFileFlags): PorchRuntimeOptions {
+  const execConfigFile = flags.config;
+  const functionPodTemplate = flags["function-pod-template"];
+  return {
+    warmUp: flags["warm-up-pod-cache"] ?? true,
+    podCacheConfig: flags["pod-cache-config"] ?? DEFAULT_POD_CACHE_CONFIG,
+    ...(execConfigFile === undefined || execConfigFile === "" ? {} : { execConfigFile }),
+    ...(functionPodTemplate === undefined || functionPodTemplate === "" ? {} : { functionPodTemplate }),
+  };
+}

@@ -113,7 +113,8 @@ export async function startPodWorld(opts: WorldOptions = {}): Promise<PodWorld> 
           ...extra.kube,
         },
         pod: { pollMs: 20, ...overrides },
-        ...(extra.porch === undefined ? {} : { porch: extra.porch }),
+        // Warm-up off unless asked for: Porch's FunctionConfigs name catalog images on ghcr.io.
+        porch: extra.porch ?? { warmUp: false },
       });
       if (extra.start === true) await runner.start?.();
       const pod = await runner.pod?.instance();

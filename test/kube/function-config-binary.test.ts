@@ -22,7 +22,8 @@ const functionConfig = (name: string) => ({
   apiVersion: "config.porch.kpt.dev/v1alpha1",
   kind: "FunctionConfig",
   metadata: { name },
-  spec: { image: name, podExecutor: { tags: ["v1"] } },
+  // No podExecutor: warm-up (on by default, as Porch) would then try to pull the catalog image.
+  spec: { image: name, binaryExecutor: { tags: ["v1"], path: name } },
 });
 
 const applied = (name: string, generation: number) =>
