@@ -63,6 +63,8 @@ export function createImageRuntime(config: Config, logger: Logger, hooks: ImageR
     platform,
     insecureRegistries: config["insecure-registries"],
     logger,
+    requestTimeoutMs: config["registry-request-timeout"],
+    connections: { perHost: config["registry-max-connections-per-host"], total: config["registry-max-connections"] },
   });
   const cache = new MetadataCache({
     tagTtlMs: config["tag-metadata-ttl"],
@@ -75,6 +77,7 @@ export function createImageRuntime(config: Config, logger: Logger, hooks: ImageR
     auth,
     // Custom-registry images: the pull Secret is ensured before their metadata fetch.
     beforeFetch: kube.beforeFetch,
+    resolveTimeoutMs: config["resolve-timeout"],
   });
   kube.attach(resolver, auth);
   return {

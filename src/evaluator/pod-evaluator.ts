@@ -58,7 +58,7 @@ export interface PodEvaluatorOptions {
   /** The current `base-pod-template` version. */
   templateVersion: () => Promise<string>;
   /** Image → resolved metadata (reference and digest name the pods). */
-  resolve: (image: string) => Promise<{ reference: string; digest: string; platformDigest?: string }>;
+  resolve: (image: string, signal?: AbortSignal) => Promise<{ reference: string; digest: string; platformDigest?: string }>;
   namespace: string;
   logger: Logger;
   /** `--pod-ttl`. */
@@ -195,7 +195,7 @@ export class PodEvaluator implements FunctionEvaluator {
 
   private async run(req: EvaluationRequest): Promise<EvaluationResult> {
     await this.start();
-    const metadata = await this.opts.resolve(req.image);
+    const metadata = await this.opts.resolve(req.image, req.signal);
     const key = podIdForImage(metadata, "1");
     const slotId = (postfix: string): string => podIdForImage(metadata, postfix);
     const retries = this.opts.unreachableRetries ?? 2;

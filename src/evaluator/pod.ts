@@ -75,7 +75,7 @@ export function createPodRuntime(deps: PodRuntimeDeps): PodRuntime {
         },
         settings,
         templateVersion: async () => (await kube.planner.template(true)).version,
-        resolve: async (image) => (await resolver.resolve(image)).metadata,
+        resolve: async (image, signal) => (await resolver.resolve(image, undefined, { signal })).metadata,
         namespace: config["pod-namespace"],
         logger,
         ttlMs: config["pod-ttl"],

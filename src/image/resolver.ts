@@ -56,12 +56,21 @@ export interface ResolverOptions {
    * §1 item 5). A throw fails the resolve; errors are never cached.
    */
   beforeFetch?: (ref: ImageReference, choice: AuthChoice | undefined) => Promise<void>;
+  /** Deadline of one whole fetch (every step, retry and redirect): `--resolve-timeout`. */
+  resolveTimeoutMs?: number;
 }
 
 export interface ResolveOptions {
   /** Leave `beforeFetch` out (read-only callers such as `podspec`, which must not write the Secret). */
   skipBeforeFetch?: boolean;
+  /**
+   * The caller's deadline or disconnect: ends this caller's wait only. The
+   * shared fetch goes on for the others waiting on it (and for the cache).
+   */
+  signal?: AbortSignal;
 }
+
+export const DEFAULT_RESOLVE_TIMEOUT_MS = 120_000;
 
 /**
  * Image name → metadata: short-name expansion, reference parsing, the auth
@@ -119,18 +128,21 @@ export class ImageResolver {
       if (platform !== undefined) checkPlatform(hit, platform);
       return { metadata: hit, cached: true, ref, auth: this.authOf.get(hit) ?? UNKNOWN_AUTH, transport: this.client.transportStep(hit) };
     }
-    const metadata = await this.cache.get(key, reference, ref.digest !== undefined, async () => {
-      const choice = this.opts.auth?.choose(ref);
-      if (this.opts.beforeFetch !== undefined && options.skipBeforeFetch !== true) await this.opts.beforeFetch(ref, choice);
-      const credentials = choice ? once(choice.provider) : undefined;
-      const meta = await this.client.resolve(ref, { platform: want, credentials });
-      this.authOf.set(meta, {
-        strategy: choice?.strategy ?? "default",
-        reason: choice?.reason ?? "credentials given to the client",
-        source: credentials?.last?.source ?? "anonymous",
-      });
-      return meta;
-    });
+    const shared = this.cache.get(key, reference, ref.digest !== undefined, () =>
+      withDeadline(this.opts.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS, reference, async (signal) => {
+        const choice = this.opts.auth?.choose(ref);
+        if (this.opts.beforeFetch !== undefined && options.skipBeforeFetch !== true) await this.opts.beforeFetch(ref, choice);
+        const credentials = choice ? once(choice.provider) : undefined;
+        const meta = await this.client.resolve(ref, { platform: want, credentials, signal });
+        this.authOf.set(meta, {
+          strategy: choice?.strategy ?? "default",
+          reason: choice?.reason ?? "credentials given to the client",
+          source: credentials?.last?.source ?? "anonymous",
+        });
+        return meta;
+      }),
+    );
+    const metadata = await waitUnless(shared, options.signal);
     if (platform !== undefined) checkPlatform(metadata, platform);
     return { metadata, cached: false, ref, auth: this.authOf.get(metadata) ?? UNKNOWN_AUTH, transport: this.client.transportStep(metadata) };
   }
@@ -155,6 +167,48 @@ export class ImageResolver {
     return this.cache.deleteImage(formatReference(this.reference(image))).length;
   }
 }
+
+/** Runs `work` with a signal that aborts (with a TIMEOUT naming the flag) after `ms`. */
+async function withDeadline<T>(ms: number, reference: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctl = new AbortController();
+  const timeout = new RunnerError("TIMEOUT", `resolving ${reference} took longer than ${ms / 1000}s (--resolve-timeout)`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ctl.abort(timeout);
+      reject(timeout);
+    }, ms);
+  });
+  try {
+    // The race ends the wait even if some step does not watch the signal.
+    return await Promise.race([work(ctl.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `p`, unless the caller's signal aborts first: then only this caller stops waiting. */
+function waitUnless<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(callerGone(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(callerGone(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+const callerGone = (signal: AbortSignal): RunnerError =>
+  signal.reason instanceof RunnerError ? signal.reason : new RunnerError("TIMEOUT", "the caller cancelled or its deadline passed before the image was resolved");
 
 /** A single-platform image whose config names another platform than the one asked for. */
 function checkPlatform(meta: ImageMetadata, want: Platform): void {

@@ -7,6 +7,7 @@ import { isLoopbackRegistry } from "../image/reference.ts";
 import { parseChallenges, pickChallenge, repositoryScope, scopeKey } from "./challenge.ts";
 import { httpRequest, TransportError } from "./http.ts";
 import { isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./retry.ts";
+import type { ConnectionLimiter } from "./limiter.ts";
 import type { RequestStats } from "./stats.ts";
 import { TokenCache, tokenExpiry } from "./token-cache.ts";
 import type { Route } from "./transport.ts";
@@ -31,6 +32,8 @@ export interface AuthDeps {
   stats: RequestStats;
   insecureRegistries: ReadonlySet<string>;
   tokens?: TokenCache;
+  limiter?: ConnectionLimiter;
+  requestTimeoutMs?: number;
 }
 
 /** The Authorization header for one request, and whether it was minted by this call. */
@@ -82,7 +85,7 @@ export class RegistryAuth {
   }
 
   /** The header for a pull of `repository`, or undefined when none is due yet. */
-  async authorize(registry: string, repository: string, route: Route, credentials: CredentialProvider): Promise<Authorization | undefined> {
+  async authorize(registry: string, repository: string, route: Route, credentials: CredentialProvider, signal?: AbortSignal): Promise<Authorization | undefined> {
     // Plain HTTP to a host not listed insecure gets anonymous access only.
     const { credential } = route.credentials ? await credentials.forRegistry(registry) : anonymous;
     if (credential.kind === "registryToken") return { header: `Bearer ${credential.token}`, fresh: false };
@@ -97,7 +100,7 @@ export class RegistryAuth {
     const service = ch.params.service;
     const scopes = [repositoryScope(repository)];
     const key = `${scopeKey(realm, service, scopes)}|${credentialFingerprint(credential)}`;
-    const { token, fresh } = await this.tokens.get(key, () => this.fetchToken(registry, realm, service, scopes, credential, route));
+    const { token, fresh } = await this.tokens.get(key, () => this.fetchToken(registry, realm, service, scopes, credential, route, signal));
     return { header: `Bearer ${token.value}`, tokenKey: key, fresh };
   }
 
@@ -112,6 +115,7 @@ export class RegistryAuth {
     scopes: string[],
     credential: Credential,
     route: Route,
+    signal: AbortSignal | undefined,
   ) {
     let url: URL;
     try {
@@ -143,7 +147,18 @@ export class RegistryAuth {
     const receivedAt = Date.now();
     const res = await retrying(
       this.deps.retry,
-      () => httpRequest({ url: url.toString(), method, headers, body, maxBytes: TOKEN_BODY_LIMIT, dispatcher: route.dispatcher }),
+      () =>
+        httpRequest({
+          url: url.toString(),
+          method,
+          headers,
+          body,
+          maxBytes: TOKEN_BODY_LIMIT,
+          dispatcher: route.dispatcher,
+          signal,
+          timeoutMs: this.deps.requestTimeoutMs,
+          limiter: this.deps.limiter,
+        }),
       (o) => {
         if ("error" in o) {
           this.deps.stats.record("token", o.error instanceof TransportError ? o.error.code : "error");
@@ -152,6 +167,8 @@ export class RegistryAuth {
         this.deps.stats.record("token", o.value.status);
         return { retry: isRetryableStatus(o.value.status), retryAfterMs: parseRetryAfter(o.value.headers["retry-after"]) };
       },
+      undefined,
+      signal,
     );
     if (res.status === 401) throw new RunnerError("UNAUTHORIZED", `token service ${url.host} rejected the credentials for registry ${registry}`, { status: 401 });
     if (res.status === 403) throw new RunnerError("DENIED", `token service ${url.host} denied access for registry ${registry}`, { status: 403 });

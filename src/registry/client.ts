@@ -11,11 +11,13 @@ import {
   type Platform,
 } from "../image/manifest.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
-import { formatReference, normaliseRegistry, type ImageReference } from "../image/reference.ts";
+import { formatReference, normaliseRegistry, registryHost, type ImageReference } from "../image/reference.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import { RegistryAuth, USER_AGENT, type Authorization } from "./auth.ts";
 import { registryAnswerError } from "./errors.ts";
 import { httpRequest, TransportError, type HttpResponse } from "./http.ts";
+import { ConnectionLimiter, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./limiter.ts";
+import { isLinkLocal } from "./link-local.ts";
 import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./retry.ts";
 import { RequestStats, type RequestKind } from "./stats.ts";
 import { isTlsPortAnswer, type Route, type RouteStep, type Transport } from "./transport.ts";
@@ -33,7 +35,13 @@ export interface RegistryClientOptions {
   retry?: RetryPolicy;
   manifestLimit?: number;
   logger?: Logger;
+  /** Total time for one registry request, headers and body (`--registry-request-timeout`). */
+  requestTimeoutMs?: number;
+  /** Outbound request caps per host and in total (`--registry-max-connections[-per-host]`). */
+  connections?: ConnectionLimits;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** A failure that may mean "wrong scheme or CA": a TLS failure, or a connection that failed before any answer. */
 const fallsBack = (e: TransportError): boolean => e.code === "TLS" || (e.code === "NETWORK" && e.stage === "connect");
@@ -53,12 +61,15 @@ interface Target {
   image: string;
   route: Route;
   credentials: CredentialProvider;
+  signal?: AbortSignal;
 }
 
 export interface ResolveOptions {
   platform?: Platform;
   /** Credentials for this image (the auth strategy is per image); default: the client's. */
   credentials?: CredentialProvider;
+  /** Ends the resolve (the whole-resolve deadline): its reason is what the resolve rejects with. */
+  signal?: AbortSignal;
 }
 
 /** A failed route and why, for the error that lists every attempt. */
@@ -78,6 +89,8 @@ export class RegistryClient {
   private readonly retry: RetryPolicy;
   private readonly log: Logger;
   private readonly manifestLimit: number;
+  private readonly requestTimeoutMs: number;
+  readonly limiter: ConnectionLimiter;
   /** Which transport step fetched a record: a side channel, so ImageMetadata (and the cache) stay unchanged. */
   private readonly steps = new WeakMap<ImageMetadata, RouteStep>();
 
@@ -85,9 +98,13 @@ export class RegistryClient {
     this.retry = opts.retry ?? defaultRetryPolicy;
     this.log = opts.logger ?? silentLogger;
     this.manifestLimit = opts.manifestLimit ?? MANIFEST_LIMIT;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.limiter = new ConnectionLimiter(opts.connections ?? DEFAULT_CONNECTION_LIMITS);
     this.auth = new RegistryAuth({
       retry: this.retry,
       stats: this.stats,
+      limiter: this.limiter,
+      requestTimeoutMs: this.requestTimeoutMs,
       insecureRegistries: new Set((opts.insecureRegistries ?? []).map(normaliseRegistry)),
     });
   }
@@ -96,14 +113,18 @@ export class RegistryClient {
   async resolve(ref: ImageReference, options: ResolveOptions = {}): Promise<ImageMetadata> {
     const platform = options.platform ?? this.opts.platform;
     const credentials = options.credentials ?? this.opts.credentials;
+    const signal = options.signal;
     const image = formatReference(ref);
+    if (isLinkLocal(registryHost(ref.registry))) {
+      throw new RunnerError("INVALID_REFERENCE", `registry ${ref.registry} is a link-local address (169.254.0.0/16, fe80::/10), which is never a registry`);
+    }
     const attempts: Attempt[] = [];
     const routes = await this.opts.transport.routes(ref.registry, ref);
     for (const [i, route] of routes.entries()) {
       try {
         // A step that cannot be tried (e.g. an unusable mounted CA) fails like an unreachable one.
         if (route.unusable) throw route.unusable;
-        const meta = await this.resolveVia({ ref, image, route, credentials }, platform);
+        const meta = await this.resolveVia({ ref, image, route, credentials, signal }, platform);
         this.opts.transport.succeeded(ref.registry, route, ref);
         this.steps.set(meta, route.step);
         return meta;
@@ -225,8 +246,8 @@ export class RegistryClient {
     let learned = false;
     let refreshed = false;
     for (;;) {
-      const authz = await this.auth.authorize(ref.registry, ref.repository, route, t.credentials);
-      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept);
+      const authz = await this.auth.authorize(ref.registry, ref.repository, route, t.credentials, t.signal);
+      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept, t.signal);
       if (res.status >= 200 && res.status < 300) return res;
       if (route.scheme === "http" && isTlsPortAnswer(res.status, res.body)) {
         // Wrong scheme, not a registry answer: the next step may still work.
@@ -250,7 +271,15 @@ export class RegistryClient {
   }
 
   /** Follows up to 10 redirects; Authorization goes to the registry host only. */
-  private async follow(start: string, kind: RequestKind, route: Route, registry: string, authz: Authorization | undefined, accept?: string): Promise<HttpResponse> {
+  private async follow(
+    start: string,
+    kind: RequestKind,
+    route: Route,
+    registry: string,
+    authz: Authorization | undefined,
+    accept: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse> {
     let url = start;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const target = new URL(url);
@@ -259,10 +288,23 @@ export class RegistryClient {
       // Both sides are lower case (parseReference normalises the registry, URL the target).
       const sameOrigin = target.host === originHost(registry, target.protocol) && (target.protocol === `${route.scheme}:` || target.protocol === "https:");
       if (authz && sameOrigin) headers.authorization = authz.header;
-      const res = await this.send(url, kind, route, headers);
+      const res = await this.send(url, kind, route, headers, signal);
       const location = res.headers.location;
       if (res.status >= 300 && res.status < 400 && location) {
-        url = new URL(location, url).toString();
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new RunnerError("NETWORK", `registry ${registry} sent an invalid redirect`, { retryable: false });
+        }
+        if (next.protocol !== "https:" && next.protocol !== "http:") {
+          throw new RunnerError("NETWORK", `registry ${registry} redirected to a ${next.protocol} URL; refused`, { retryable: false });
+        }
+        // Never downgrade: what was asked over TLS is not fetched in the clear.
+        if (target.protocol === "https:" && next.protocol === "http:") {
+          throw new RunnerError("NETWORK", `registry ${registry} redirected from https to plain http (${next.host}); refused`, { retryable: false });
+        }
+        url = next.toString();
         continue;
       }
       return res;
@@ -271,12 +313,21 @@ export class RegistryClient {
   }
 
   /** One request with the retry policy: 408/429/5xx and resets retried, Retry-After honoured. */
-  private async send(url: string, kind: RequestKind, route: Route, headers: Record<string, string>): Promise<HttpResponse> {
+  private async send(url: string, kind: RequestKind, route: Route, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<HttpResponse> {
     const limit = this.manifestLimit;
     return retrying(
       this.retry,
       // Error bodies get 1 MiB: they only carry a code and a message.
-      () => httpRequest({ url, headers, maxBytes: (status) => (status >= 400 ? ERROR_BODY_LIMIT : limit), dispatcher: route.dispatcher }),
+      () =>
+        httpRequest({
+          url,
+          headers,
+          maxBytes: (status) => (status >= 400 ? ERROR_BODY_LIMIT : limit),
+          dispatcher: route.dispatcher,
+          signal,
+          timeoutMs: this.requestTimeoutMs,
+          limiter: this.limiter,
+        }),
       (o) => {
         if ("error" in o) {
           const e = o.error;
@@ -287,6 +338,7 @@ export class RegistryClient {
         return { retry: isRetryableStatus(o.value.status), retryAfterMs: parseRetryAfter(o.value.headers["retry-after"]) };
       },
       (delayMs) => this.log.debug("retrying registry request", { host: new URL(url).host, kind, delayMs }),
+      signal,
     );
   }
 }

@@ -1,6 +1,8 @@
 import type { Dispatcher } from "undici-real";
 import { request } from "./undici.ts";
 import { RunnerError, type ErrorCode } from "../errors.ts";
+import { isLinkLocal } from "./link-local.ts";
+import { abortReason, type ConnectionLimiter } from "./limiter.ts";
 
 /** A fully read response: registry documents are small and must be hashed whole. */
 export interface HttpResponse {
@@ -19,7 +21,12 @@ export interface HttpRequest {
   /** Bodies larger than this fail with TOO_LARGE instead of being truncated; may depend on the status. */
   maxBytes: number | ((status: number) => number);
   dispatcher: Dispatcher;
+  /** The caller's (or the whole resolve's) cancellation: never retried, its reason is rethrown. */
   signal?: AbortSignal;
+  /** Total time for this exchange, headers and the whole body (not idle time between chunks). */
+  timeoutMs?: number;
+  /** Waits for a free slot (per host and in total) before connecting. */
+  limiter?: ConnectionLimiter;
 }
 
 /**
@@ -125,46 +132,63 @@ function flatten(headers: Record<string, string | string[] | undefined>): Record
 
 /** One HTTP exchange, body read fully but never past `maxBytes`. */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await request(req.url, {
-      method: req.method ?? "GET",
-      headers: req.headers,
-      body: req.body,
-      dispatcher: req.dispatcher,
-      signal: req.signal,
-    });
-  } catch (e) {
-    throw classifyTransportError(e);
+  const target = new URL(req.url);
+  // Link-local addresses (cloud metadata services among them) are never registries.
+  if (isLinkLocal(target.hostname)) {
+    throw new RunnerError("NETWORK", `refusing to connect to ${target.host}: link-local addresses are never registries`, { retryable: false });
   }
-  const headers = flatten(res.headers);
-  const maxBytes = typeof req.maxBytes === "number" ? req.maxBytes : req.maxBytes(res.statusCode);
-  const declared = Number(headers["content-length"] ?? "NaN");
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    res.body.destroy();
-    throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} declares ${declared} bytes, over the ${maxBytes}-byte limit`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body) {
-      const bytes = chunk instanceof Uint8Array ? chunk : new TextEncoder().encode(String(chunk));
-      size += bytes.byteLength;
-      if (size > maxBytes) {
-        res.body.destroy();
-        throw new RunnerError("TOO_LARGE", `response from ${new URL(req.url).host} exceeds the ${maxBytes}-byte limit`);
-      }
-      chunks.push(bytes);
+  const release = req.limiter === undefined ? undefined : await req.limiter.acquire(target.host, req.signal);
+  const timer = req.timeoutMs === undefined ? undefined : new AbortController();
+  const timeout = timer === undefined ? undefined : setTimeout(() => timer.abort(), req.timeoutMs);
+  const signals = [req.signal, timer?.signal].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+  // The caller's own abort wins over any error it caused; our timeout is TIMEOUT, retryable.
+  const failure = (e: unknown, stage: TransportStage): unknown => {
+    if (req.signal?.aborted) return abortReason(req.signal);
+    if (timer?.signal.aborted) {
+      return new TransportError("TIMEOUT", `no complete answer from ${target.host} within ${req.timeoutMs} ms`, true, { cause: e, stage });
     }
-  } catch (e) {
-    if (e instanceof RunnerError) throw e;
-    throw classifyTransportError(e, "body");
+    return e instanceof RunnerError ? e : classifyTransportError(e, stage);
+  };
+  try {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(req.url, { method: req.method ?? "GET", headers: req.headers, body: req.body, dispatcher: req.dispatcher, signal });
+    } catch (e) {
+      throw failure(e, "connect");
+    }
+    const headers = flatten(res.headers);
+    const maxBytes = typeof req.maxBytes === "number" ? req.maxBytes : req.maxBytes(res.statusCode);
+    const declared = Number(headers["content-length"] ?? "NaN");
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      res.body.destroy();
+      throw new RunnerError("TOO_LARGE", `response from ${target.host} declares ${declared} bytes, over the ${maxBytes}-byte limit`);
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body) {
+        const bytes = chunk instanceof Uint8Array ? chunk : new TextEncoder().encode(String(chunk));
+        size += bytes.byteLength;
+        if (size > maxBytes) {
+          res.body.destroy();
+          throw new RunnerError("TOO_LARGE", `response from ${target.host} exceeds the ${maxBytes}-byte limit`);
+        }
+        chunks.push(bytes);
+      }
+    } catch (e) {
+      if (e instanceof RunnerError && e.code === "TOO_LARGE") throw e;
+      throw failure(e, "body");
+    }
+    const body = new Uint8Array(size);
+    let offset = 0;
+    for (const c of chunks) {
+      body.set(c, offset);
+      offset += c.byteLength;
+    }
+    return { status: res.statusCode, headers, body, url: req.url };
+  } finally {
+    if (timeout !== undefined) clearTimeout(timeout);
+    release?.();
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    body.set(c, offset);
-    offset += c.byteLength;
-  }
-  return { status: res.statusCode, headers, body, url: req.url };
 }

@@ -3,6 +3,8 @@
  * class and connection resets are retried with jittered exponential backoff,
  * bounded in attempts and total time; 401/403/404 never are.
  */
+import { abortReason } from "./limiter.ts";
+
 export interface RetryPolicy {
   /** Total attempts, including the first. */
   attempts: number;
@@ -53,6 +55,23 @@ export function nextDelay(
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Sleeps, or rejects with the signal's reason as soon as it aborts. */
+function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return sleep(ms);
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /**
  * Runs `attempt` until it returns a final result. `verdict` says whether a
  * result (or thrown error) may be retried and what Retry-After it carried.
@@ -62,6 +81,7 @@ export async function retrying<T>(
   attempt: () => Promise<T>,
   verdict: (outcome: { value: T } | { error: unknown }) => { retry: boolean; retryAfterMs?: number },
   onRetry: (delayMs: number, failedAttempt: number) => void = () => {},
+  signal?: AbortSignal,
 ): Promise<T> {
   const started = Date.now();
   for (let n = 0; ; n++) {
@@ -72,12 +92,13 @@ export async function retrying<T>(
       outcome = { error };
     }
     const v = verdict(outcome);
-    const delay = v.retry ? nextDelay(policy, n, Date.now() - started, v.retryAfterMs) : undefined;
+    // A cancelled caller or an expired resolve deadline is final.
+    const delay = v.retry && signal?.aborted !== true ? nextDelay(policy, n, Date.now() - started, v.retryAfterMs) : undefined;
     if (delay === undefined) {
       if ("error" in outcome) throw outcome.error;
       return outcome.value;
     }
     onRetry(delay, n);
-    await sleep(delay);
+    await sleepUnless(delay, signal);
   }
 }

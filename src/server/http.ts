@@ -112,7 +112,8 @@ export function resolveHandler(runner: Runner): (req: Request) => Promise<Respon
       }
       const body = resolveBody(raw);
       const platform = body.platform === undefined ? undefined : parsePlatform(body.platform);
-      const r = await runner.resolver.resolve(body.image, platform);
+      // A client that disconnects stops waiting; the shared fetch goes on for the cache and other callers.
+      const r = await runner.resolver.resolve(body.image, platform, { signal: req.signal });
       return new Response(answers.json(body.image, r), JSON_INIT);
     } catch (e) {
       return errorResponse(e);

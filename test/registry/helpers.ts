@@ -31,6 +31,9 @@ export interface ClientSetup {
   registries?: TestRegistry[];
   retry?: RetryPolicy;
   platform?: { os: string; architecture: string; variant?: string };
+  requestTimeoutMs?: number;
+  resolveTimeoutMs?: number;
+  connections?: { perHost: number; total: number };
 }
 
 export function makeClient(setup: ClientSetup = {}) {
@@ -47,11 +50,14 @@ export function makeClient(setup: ClientSetup = {}) {
     insecureRegistries: setup.insecure,
     retry: setup.retry ?? fastRetry,
     logger,
+    requestTimeoutMs: setup.requestTimeoutMs,
+    connections: setup.connections,
   });
   const cache = new MetadataCache();
   const resolver = new ImageResolver(client, cache, {
     defaultImagePrefix: "ghcr.io/kptdev/krm-functions-catalog/",
     platform: setup.platform ?? { os: "linux", architecture: "amd64" },
+    resolveTimeoutMs: setup.resolveTimeoutMs,
   });
   return { client, cache, resolver, logger, transport, close: () => transport.close() };
 }
