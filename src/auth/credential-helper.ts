@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { z } from "zod";
 import { RunnerError } from "../errors.ts";
+import { secrets } from "./secrets.ts";
 import type { Credential } from "./credential.ts";
 
 export const DEFAULT_HELPER_TIMEOUT_MS = 5_000;
@@ -170,10 +171,15 @@ export async function getFromCredentialHelper(
   }
   const program = helperProgram(name);
   const res = await run(program, `${serverURL}\n`, opts.env ?? process.env, opts.timeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS, name);
-  if (res.code === 0) return parseHelperOutput(res.stdout, name);
+  if (res.code === 0) {
+    const credential = parseHelperOutput(res.stdout, name);
+    if (credential !== undefined) secrets.addCredential(credential);
+    return credential;
+  }
   // docker-credential-helpers report errors on stdout; others use stderr.
   if (res.stdout.includes(NOT_FOUND) || res.stderr.includes(NOT_FOUND)) return undefined;
-  const detail = sanitiseHelperMessage(res.stderr) || sanitiseHelperMessage(res.stdout);
+  // Scrubbed of every credential we hold before the sanitiser's own rules (a helper may echo one).
+  const detail = sanitiseHelperMessage(secrets.scrub(res.stderr)) || sanitiseHelperMessage(secrets.scrub(res.stdout));
   const status = res.code === null ? `was killed by ${res.signal ?? "a signal"}` : `exited with code ${res.code}`;
   throw new RunnerError("AUTH_CONFIG_INVALID", `credential helper ${program} ${status}${detail === "" ? "" : `: ${detail}`}`);
 }

@@ -12,10 +12,12 @@ import { isRunnerError, RunnerError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { anonymous, type Credential, type CredentialProvider, type ResolvedCredential } from "./credential.ts";
 import { getFromCredentialHelper } from "./credential-helper.ts";
+import { secrets } from "./secrets.ts";
 import {
   credentialFromConfig,
   credentialHelperSource,
   displayKey,
+  entryToCredential,
   helperServerURL,
   parseDockerConfig,
   type DockerConfig,
@@ -78,6 +80,7 @@ export class WatchedConfigFile {
         }
         const text = await fh.readFile({ encoding: "utf8" });
         this.config = parseDockerConfig(text, this.path);
+        rememberSecrets(this.config);
         return this.config;
       } catch (e) {
         if (e instanceof RunnerError) this.failure = e;
@@ -282,5 +285,21 @@ export class FileCredentials implements CredentialProvider {
     if (config === undefined) throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} does not exist`);
     const found = credentialFromConfig(config, registry, this.path);
     return found === undefined ? anonymous : { credential: found.credential, source: `${this.prefix}:${this.path}#${displayKey(found.key)}` };
+  }
+}
+
+/**
+ * Every secret in a Docker config, remembered for scrubbing upstream text
+ * (a registry or credential helper may echo one we hold for another host).
+ */
+function rememberSecrets(config: DockerConfig): void {
+  for (const [key, entry] of Object.entries(config.auths ?? {})) {
+    for (const v of [entry.auth, entry.password, entry.identitytoken, entry.registrytoken]) secrets.add(v ?? undefined);
+    try {
+      const c = entryToCredential(entry, "", key);
+      if (c !== undefined) secrets.addCredential(c);
+    } catch {
+      // a broken entry is reported when it is used
+    }
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { anonymous, type Credential, type CredentialProvider } from "../auth/credential.ts";
+import { secrets } from "../auth/secrets.ts";
 import { RunnerError } from "../errors.ts";
 import { isLoopbackRegistry } from "../image/reference.ts";
 import { parseChallenges, pickChallenge, repositoryScope, scopeKey } from "./challenge.ts";
@@ -88,6 +89,7 @@ export class RegistryAuth {
   async authorize(registry: string, repository: string, route: Route, credentials: CredentialProvider, signal?: AbortSignal): Promise<Authorization | undefined> {
     // Plain HTTP to a host not listed insecure gets anonymous access only.
     const { credential } = route.credentials ? await credentials.forRegistry(registry) : anonymous;
+    secrets.addCredential(credential);
     if (credential.kind === "registryToken") return { header: `Bearer ${credential.token}`, fresh: false };
     const ch = this.challenges.get(registry);
     if (!ch) return undefined;
@@ -184,6 +186,7 @@ export class RegistryAuth {
     }
     const value = parsed.token ?? parsed.access_token;
     if (!value) throw new RunnerError("UNAUTHORIZED", `token service ${url.host} returned no token for registry ${registry}`);
+    secrets.add(value);
     return { value, expiresAt: tokenExpiry(receivedAt, parsed.expires_in) };
   }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { secrets } from "../auth/secrets.ts";
 import { RunnerError, type ErrorCode } from "../errors.ts";
 
 /** The distribution spec's error body. */
@@ -19,6 +20,16 @@ const FROM_REGISTRY_CODE: Record<string, ErrorCode> = {
   UNSUPPORTED: "UNSUPPORTED_MEDIA_TYPE",
   MANIFEST_INVALID: "UNSUPPORTED_MEDIA_TYPE",
 };
+
+/** The spec's codes are upper-case words; anything else is not repeated. */
+const REGISTRY_CODE = /^[A-Z][A-Z0-9_]{0,39}$/;
+/** Characters of a registry's error message kept in our answer. */
+export const REGISTRY_MESSAGE_MAX = 120;
+
+function shortMessage(text: string): string {
+  const clean = secrets.scrub(text).replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return clean.length > REGISTRY_MESSAGE_MAX ? `${clean.slice(0, REGISTRY_MESSAGE_MAX)}…` : clean;
+}
 
 function fromStatus(status: number): ErrorCode {
   if (status === 401) return "UNAUTHORIZED";
@@ -48,7 +59,11 @@ export function registryErrorDetail(body: Uint8Array): { code: string; message?:
 export function registryAnswerError(status: number, body: Uint8Array, what: string, registry: string): RunnerError {
   const detail = registryErrorDetail(body);
   const code = (detail && FROM_REGISTRY_CODE[detail.code]) ?? fromStatus(status);
-  const said = detail ? `${detail.code}${detail.message ? `: ${detail.message}` : ""}` : `HTTP ${status}`;
+  // Only the registry's code (if it looks like one) and a short, scrubbed message: whatever answered
+  // may not be a registry, and may echo our Authorization header.
+  const theirCode = detail !== undefined && REGISTRY_CODE.test(detail.code) ? detail.code : undefined;
+  const message = detail?.message === undefined ? "" : shortMessage(detail.message);
+  const said = theirCode !== undefined ? `${theirCode}${message ? `: ${message}` : ""}` : `HTTP ${status}`;
   return new RunnerError(code, `${what}: registry ${registry} answered ${status} (${said})`, {
     status,
     retryable: status === 429 || status >= 500,
