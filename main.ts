@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     mark("runner module");
     const images = createImageRuntime(config, logger);
     return closing(images.close, async () => {
-      const text = await resolveCommand(images, image, config.json);
+      const text = await resolveCommand(images, image, config.json, parsed.given.has("platform") ? config.platform : undefined);
       mark("done");
       logger.debug("start-up", Object.fromEntries(marks));
       process.stdout.write(`${text}\n`);

@@ -1,3 +1,4 @@
+import { parsePlatform } from "../image/manifest.ts";
 import type { Resolution } from "../image/resolver.ts";
 import { formatStep } from "../registry/transport.ts";
 import type { Runner } from "../runner.ts";
@@ -20,7 +21,8 @@ export function formatResolution(r: Resolution): string {
   ]);
 }
 
-export async function resolveCommand(runner: Pick<Runner, "resolver">, image: string, json: boolean): Promise<string> {
-  const r = await runner.resolver.resolve(image);
+/** `platform`: an explicit --platform, which a single-platform image must match (NO_MATCHING_PLATFORM). */
+export async function resolveCommand(runner: Pick<Runner, "resolver">, image: string, json: boolean, platform?: string): Promise<string> {
+  const r = await runner.resolver.resolve(image, platform === undefined ? undefined : parsePlatform(platform));
   return json ? JSON.stringify({ ...r.metadata, auth: r.auth, ...(r.transport ? { transport: r.transport } : {}) }, null, 2) : formatResolution(r);
 }

@@ -67,6 +67,8 @@ export interface ParsedCommandLine {
   config: Config;
   positionals: string[];
   rest: string[];
+  /** Flags given on the command line (not defaulted): e.g. an explicit --platform is a requirement. */
+  given: ReadonlySet<string>;
 }
 
 /** argv (without the runtime and script) → validated config; FlagError names the offending flag. */
@@ -82,7 +84,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     const flag = String(issue?.path[0] ?? "?");
     throw new FlagError(flag, `invalid value for --${flag}: ${issue?.message ?? "invalid"}`);
   }
-  return { config: parsed.data, positionals: scanned.positionals, rest: scanned.rest };
+  return { config: parsed.data, positionals: scanned.positionals, rest: scanned.rest, given: new Set(Object.keys(scanned.flags)) };
 }
 
 export const FLAG_HELP: ReadonlyArray<[string, string]> = [

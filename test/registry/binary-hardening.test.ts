@@ -20,6 +20,7 @@ beforeAll(async () => {
   bin = ensureBinary();
   reg = await startRegistry({ mode: "http" });
   for (const t of TAGS) await pushImage(reg, "bh/fn", t, { format: "oci", entrypoint: [`/${t}`] });
+  await pushImage(reg, "bh/arm-only", "v1", { format: "oci", os: "linux", architecture: "arm64", variant: "v8", entrypoint: ["/arm"] });
 });
 afterAll(async () => {
   await reg?.stop();
@@ -219,5 +220,21 @@ describe("no credential pass-through (compiled binary)", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("cannot unlock keyring");
     expect(r.stdout + r.stderr).not.toContain(password);
+  }, 30_000);
+});
+
+describe("platforms on the command line (compiled binary)", () => {
+  test("an explicit --platform a single-platform image does not match is NO_MATCHING_PLATFORM; one spelling in the answer", async () => {
+    const image = `${reg.host}/bh/arm-only:v1`;
+    const wrong = await runBinary(["resolve", image, "--platform", "linux/amd64"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("NO_MATCHING_PLATFORM");
+    // Without --platform the image is taken as it is, as Porch does.
+    expect((await runBinary(["resolve", image])).code).toBe(0);
+    for (const p of ["linux/arm64/v8", "linux/arm64", "linux/aarch64"]) {
+      const r = await runBinary(["resolve", image, "--platform", p, "--json"]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).platform).toBe("linux/arm64");
+    }
   }, 30_000);
 });
