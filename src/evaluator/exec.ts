@@ -96,7 +96,7 @@ export class ExecEvaluator implements FunctionEvaluator {
     });
     const fields = { image: req.image, binary: fn.binary, outcome: outcome.kind, ms: outcome.ms };
     try {
-      const res = interpretOutcome(req.image, outcome);
+      const res = interpretOutcome(req.image, outcome, "exec");
       if (hasErrorResult(res.results)) logger.warn("exec function succeeded with error results", { ...fields, results: res.results.length });
       else logger.debug("exec function evaluated", fields);
       return { resourceList: res.resourceList, log: res.log };

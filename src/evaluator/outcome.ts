@@ -8,21 +8,28 @@
  * - non-zero exit: "failed to evaluate function … with structured results:
  *   … and stderr: …" (or the parse failure when stdout is no ResourceList).
  *   No ResourceList is returned, only the status (gRPC INTERNAL), as upstream.
+ * The exec runtime words a non-zero exit as Porch's executable evaluator
+ * does (func/internal/executableevaluator.go): `Failed to execute function
+ * "IMAGE": exit status N (STDERR)`, whatever stdout held.
  * Pure.
  */
 import { Buffer } from "node:buffer";
 import { RunnerError } from "../errors.ts";
+import { tailByBytes } from "../server/status-message.ts";
 import type { RunOutcome } from "./process.ts";
 import { type FunctionResult, formatResults, parseOutputResourceList } from "./results.ts";
 import type { EvaluationResult } from "./types.ts";
 
-/** Longest stderr excerpt put in an error message (gRPC carries it in a trailer; many clients cap those). */
-const STDERR_IN_MESSAGE = 16 * 1024;
+/**
+ * Longest stderr excerpt put in an error message, in UTF-8 bytes: gRPC carries
+ * the message in a trailer, and the whole message is capped at 16 KiB
+ * (src/server/status-message.ts), so stderr leaves room for the rest.
+ */
+const STDERR_IN_MESSAGE = 8 * 1024;
 
-/** The tail of stderr, where failures are usually explained, marked when cut. */
-export function stderrExcerpt(stderr: string, max = STDERR_IN_MESSAGE): string {
-  if (stderr.length <= max) return stderr;
-  return `[… ${stderr.length - max} earlier characters of stderr omitted]${stderr.slice(-max)}`;
+/** The tail of stderr, where failures are usually explained, marked when cut (counted in bytes). */
+export function stderrExcerpt(stderr: string, maxBytes = STDERR_IN_MESSAGE): string {
+  return tailByBytes(stderr, maxBytes, "stderr");
 }
 
 export interface FunctionFailure {
@@ -68,8 +75,11 @@ export interface Interpreted extends EvaluationResult {
 
 const q = (s: string): string => JSON.stringify(s);
 
-/** Turns a process outcome into the answer, or throws the error Porch's wrapper would report. */
-export function interpretOutcome(image: string, outcome: RunOutcome): Interpreted {
+/** Whose wording a failure takes: Porch's wrapper server (pods) or its executable evaluator (exec). */
+export type FailureWording = "wrapper" | "exec";
+
+/** Turns a process outcome into the answer, or throws the error Porch would report. */
+export function interpretOutcome(image: string, outcome: RunOutcome, wording: FailureWording = "wrapper"): Interpreted {
   switch (outcome.kind) {
     case "spawn-failed":
       throw new RunnerError("INTERNAL", `Failed to execute function ${q(image)}: ${outcome.error} (${stderrExcerpt(outcome.stderr)})`);
@@ -92,6 +102,12 @@ export function interpretOutcome(image: string, outcome: RunOutcome): Interprete
   const failed = outcome.code !== 0;
   const parsed = parseOutputResourceList(outcome.stdout);
   const failure: FunctionFailure = { results: [], stderr: outcome.stderr, exitCode: outcome.code, signal: outcome.signal };
+  if (failed && wording === "exec") {
+    throw new FunctionError(`Failed to execute function ${q(image)}: ${goExitError(outcome.code, outcome.signal)} (${stderrExcerpt(outcome.stderr)})`, {
+      ...failure,
+      results: parsed.ok ? parsed.results : [],
+    });
+  }
   if (!parsed.ok) {
     const why = failed ? `${parsed.error} (${exitDescription(outcome.code, outcome.signal)})` : parsed.error;
     throw new FunctionError(`failed to parse the output of function ${q(image)} with stderr '${stderrExcerpt(outcome.stderr)}': ${why}`, failure);
@@ -104,6 +120,26 @@ export function interpretOutcome(image: string, outcome: RunOutcome): Interprete
   }
   return { resourceList: outcome.stdout, log: Buffer.from(outcome.stderr, "utf8"), results: parsed.results };
 }
+
+/** How Go's exec.ExitError prints itself: "exit status 1", "signal: killed". */
+function goExitError(code: number | null, signal: string | null): string {
+  if (signal === null) return `exit status ${code ?? "unknown"}`;
+  return `signal: ${GO_SIGNAL_NAMES[signal] ?? signal}`;
+}
+
+const GO_SIGNAL_NAMES: Readonly<Record<string, string>> = {
+  SIGKILL: "killed",
+  SIGTERM: "terminated",
+  SIGINT: "interrupt",
+  SIGSEGV: "segmentation fault",
+  SIGABRT: "aborted",
+  SIGPIPE: "broken pipe",
+  SIGHUP: "hangup",
+  SIGQUIT: "quit",
+  SIGBUS: "bus error",
+  SIGFPE: "floating point exception",
+  SIGILL: "illegal instruction",
+};
 
 function exitDescription(code: number | null, signal: string | null): string {
   return signal !== null ? `killed by ${signal}` : `exit status ${code ?? "unknown"}`;

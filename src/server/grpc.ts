@@ -16,6 +16,7 @@ import {
 } from "./proto.ts";
 import { evaluatorService, healthService } from "./services.ts";
 import { GRPC_STATUS } from "./status.ts";
+import { capStatusMessage } from "./status-message.ts";
 
 export interface GrpcDeps {
   evaluator: FunctionEvaluator;
@@ -46,13 +47,22 @@ function cancelled(call: grpc.ServerUnaryCall<EvaluateFunctionRequest, EvaluateF
   return controller.signal;
 }
 
-/** A RunnerError as a gRPC status; anything else is INTERNAL. */
+/**
+ * A RunnerError as a gRPC status; anything else is INTERNAL. The message is
+ * capped in bytes: an oversized trailer is never delivered and wedges the
+ * caller's connection (src/server/status-message.ts).
+ */
 export function toGrpcError(e: unknown): grpc.ServerErrorResponse {
   const err = isRunnerError(e) ? e : new RunnerError("INTERNAL", e instanceof Error ? e.message : String(e));
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_METADATA, err.code);
-  return Object.assign(new Error(err.message), { code: GRPC_STATUS[err.code], details: err.message, metadata });
+  const details = capStatusMessage(err.message);
+  return Object.assign(new Error(details), { code: GRPC_STATUS[err.code], details, metadata });
 }
+
+/** An image name as a log field: caller-controlled, so bounded like any status message. */
+const IMAGE_IN_LOG_BYTES = 512;
+export const imageForLog = (image: string): string => capStatusMessage(image, IMAGE_IN_LOG_BYTES);
 
 /** grpc-js deadlines are a Date, epoch ms, or Infinity for none. */
 function deadlineMs(d: grpc.Deadline): number | undefined {
@@ -79,10 +89,11 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
       const seconds = (performance.now() - started) / 1000;
       metrics.evaluationDuration.labels("grpc", outcome).observe(seconds);
       metrics.grpcDuration.labels("EvaluateFunction", codeName).observe(seconds);
-      logger.info("grpc", { method: "EvaluateFunction", image, code: codeName, ms: Math.round(seconds * 1e4) / 10 });
+      logger.info("grpc", { method: "EvaluateFunction", image: imageForLog(image), code: codeName, ms: Math.round(seconds * 1e4) / 10 });
     };
+    // Porch's runtimes all pass on an empty image, so its answer is NOT_FOUND.
     const run = image.trim() === ""
-      ? Promise.reject(new RunnerError("INVALID_ARGUMENT", "EvaluateFunctionRequest.image is empty"))
+      ? Promise.reject(new RunnerError("NOT_FOUND", "no function runtime can evaluate an empty image name (EvaluateFunctionRequest.image)"))
       : evaluator.evaluate({ image, resourceList, deadline: deadlineMs(call.getDeadline()), signal: cancelled(call) });
     run.then(
       (res) => {
@@ -105,7 +116,7 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
   const check = (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>): void => {
     const status = statusOf(call.request.service);
     if (status === undefined) {
-      callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${JSON.stringify(call.request.service)}` });
+      callback({ code: grpc.status.NOT_FOUND, details: capStatusMessage(`unknown service ${JSON.stringify(call.request.service)}`, 1024) });
       return;
     }
     callback(null, { status });

@@ -75,15 +75,18 @@ function codec<T>(type: protobuf.Type, toWire: (v: T) => Record<string, unknown>
   };
 }
 
+/** proto3 leaves a field at its default off the wire (as Go does): an empty `log` costs no bytes. */
+const present = (b: Uint8Array): Uint8Array | undefined => (b.length === 0 ? undefined : b);
+
 export const evaluateRequestCodec: Codec<EvaluateFunctionRequest> = codec(
   evaluatorRoot.lookupType("evaluator.EvaluateFunctionRequest"),
-  (v) => ({ resource_list: v.resourceList, image: v.image }),
+  (v) => ({ resource_list: present(v.resourceList), image: v.image === "" ? undefined : v.image }),
   (m) => ({ resourceList: bytesOf(m.resource_list), image: stringOf(m.image) }),
 );
 
 export const evaluateResponseCodec: Codec<EvaluateFunctionResponse> = codec(
   evaluatorRoot.lookupType("evaluator.EvaluateFunctionResponse"),
-  (v) => ({ resource_list: v.resourceList, log: v.log }),
+  (v) => ({ resource_list: present(v.resourceList), log: present(v.log) }),
   (m) => ({ resourceList: bytesOf(m.resource_list), log: bytesOf(m.log) }),
 );
 

@@ -34,7 +34,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
 };
 
 export const GRPC_STATUS: Readonly<Record<ErrorCode, GrpcStatus>> = {
-  INVALID_REFERENCE: GrpcStatus.INVALID_ARGUMENT,
+  // Porch's runtimes pass on an image they cannot parse and its multi-evaluator ends in NOT_FOUND;
+  // the trailer x-function-runner-error-code still says INVALID_REFERENCE.
+  INVALID_REFERENCE: GrpcStatus.NOT_FOUND,
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
   MANIFEST_UNKNOWN: GrpcStatus.NOT_FOUND,
   NAME_UNKNOWN: GrpcStatus.NOT_FOUND,

@@ -1,6 +1,7 @@
 // The functional core of the exec runtime: config.yaml parsing, image matching,
 // output ResourceList parsing and Porch's message formats.
 import { describe, expect, test } from "../support/testing.ts";
+import { Buffer } from "node:buffer";
 import { imageKeys, lookupFunction, parseExecConfig } from "../../src/evaluator/exec-config.ts";
 import { FunctionError, interpretOutcome, stderrExcerpt } from "../../src/evaluator/outcome.ts";
 import { formatResult, formatResults, hasErrorResult, parseOutputResourceList } from "../../src/evaluator/results.ts";
@@ -208,6 +209,35 @@ describe("process outcome → answer or Porch's error", () => {
     const long = `${"a".repeat(20_000)}THE END`;
     const cut = stderrExcerpt(long, 100);
     expect(cut).toEndWith("THE END");
-    expect(cut).toContain("earlier characters of stderr omitted");
+    expect(cut).toContain("[… 19907 earlier bytes of stderr omitted]");
+  });
+
+  test("the stderr cut counts bytes and never splits a character", () => {
+    const wide = "é日".repeat(10_000);
+    const cut = stderrExcerpt(wide, 1000);
+    const kept = cut.slice(cut.indexOf("]") + 1);
+    expect(Buffer.byteLength(kept, "utf8")).toBeLessThanOrEqual(1000);
+    expect(Buffer.byteLength(kept, "utf8")).toBeGreaterThan(995);
+    expect(kept.includes("\uFFFD")).toBe(false);
+    expect(wide.endsWith(kept)).toBe(true);
+    expect(cut).toStartWith(`[… ${Buffer.byteLength(wide) - Buffer.byteLength(kept)} earlier bytes of stderr omitted]`);
+  });
+
+  test("the exec runtime words a non-zero exit as Porch's executable evaluator, keeping the results on the error", () => {
+    const fail = (o: Parameters<typeof interpretOutcome>[1]): FunctionError => {
+      try {
+        interpretOutcome("fn:v1", o, "exec");
+      } catch (e) {
+        return e as FunctionError;
+      }
+      throw new Error("expected a failure");
+    };
+    const withResults = fail(exited(3, "kind: ResourceList\nresults:\n- {message: nope, severity: error}\n", "stderr text"));
+    expect(withResults.message).toBe('Failed to execute function "fn:v1": exit status 3 (stderr text)');
+    expect(withResults.code).toBe("INTERNAL");
+    expect(withResults.results).toEqual([{ message: "nope", severity: "error" }]);
+    expect(fail(exited(1, "not yaml: [", "")).message).toBe('Failed to execute function "fn:v1": exit status 1 ()');
+    const killed = fail({ kind: "exited", code: null, signal: "SIGKILL", stdout: encode(""), stderr: "x", ms: 1 });
+    expect(killed.message).toBe('Failed to execute function "fn:v1": signal: killed (x)');
   });
 });

@@ -75,7 +75,7 @@ describe("exec evaluator", () => {
     expect(err.message).toContain(exec.configFile);
   });
 
-  test("a failing function: INTERNAL carrying its structured results and stderr, as Porch's wrapper", async () => {
+  test("a failing function: INTERNAL in Porch's exec wording, carrying its structured results and stderr", async () => {
     const { exec, logger } = setup([{ image: "example.com/validate:v1", binary: fixture("fail-results.sh") }]);
     const err = await rejection(exec.evaluate({ image: "example.com/validate:v1", resourceList: encode(RESOURCE_LIST) }));
     expect(err).toBeInstanceOf(FunctionError);
@@ -92,11 +92,7 @@ describe("exec evaluator", () => {
       },
       { message: "image tag is not pinned", severity: "warning" },
     ]);
-    expect(fe.message).toBe(
-      'failed to evaluate function "example.com/validate:v1" with structured results: ' +
-        "[error] apps/v1/Deployment/old/app spec.replicas: replicas must be at most 3\n\n[warning]: image tag is not pinned" +
-        " and stderr: validate: 1 error, 1 warning\n",
-    );
+    expect(fe.message).toBe('Failed to execute function "example.com/validate:v1": exit status 1 (validate: 1 error, 1 warning\n)');
     expect(logger.lines.some((l) => l.includes('"exec function failed"'))).toBe(true);
   });
 
@@ -105,7 +101,7 @@ describe("exec evaluator", () => {
     const input = RESOURCE_LIST.replace("    namespace: prod\n", "");
     const err = (await rejection(exec.evaluate({ image: "set-namespace:v0.4.1", resourceList: encode(input) }))) as FunctionError;
     expect(err.results).toEqual([{ message: "functionConfig.data.namespace is required", severity: "error" }]);
-    expect(err.message).toContain("[error]: functionConfig.data.namespace is required");
+    expect(err.message).toStartWith('Failed to execute function "set-namespace:v0.4.1": exit status 1 (');
   });
 
   test("exit 0 with output that is not a ResourceList is an error (stdout must be the answer)", async () => {

@@ -72,7 +72,7 @@ describe("multiEvaluator", () => {
     const ev = buildEvaluation(config, memoryLogger(), { pod });
     const err = await rejection(ev.evaluator.evaluate({ image: "example.com/validate:v1", resourceList: encode(RESOURCE_LIST) }));
     expect(isRunnerError(err) && err.code).toBe("INTERNAL");
-    expect(err.message).toContain("replicas must be at most 3");
+    expect(err.message).toBe('Failed to execute function "example.com/validate:v1": exit status 1 (validate: 1 error, 1 warning\n)');
     expect(pod.calls).toEqual([]);
     rmSync(failing, { recursive: true, force: true });
   });

@@ -38,12 +38,10 @@ describe("gRPC EvaluateFunction on --port with the exec runtime", () => {
     expect(res.log).toBe("set-namespace: 2 resources now in namespace prod\n");
   });
 
-  test("a failing function: INTERNAL with the structured results and stderr, as from Porch's wrapper", async () => {
+  test("a failing function: INTERNAL worded as Porch's executable evaluator (exit status and stderr)", async () => {
     const err = await failure(porch.evaluate("example.com/fns/validate:v1", RESOURCE_LIST));
     expect(err.code).toBe(grpc.status.INTERNAL);
-    expect(err.details).toContain('failed to evaluate function "example.com/fns/validate:v1" with structured results: ');
-    expect(err.details).toContain("[error] apps/v1/Deployment/old/app spec.replicas: replicas must be at most 3");
-    expect(err.details).toContain("and stderr: validate: 1 error, 1 warning");
+    expect(err.details).toBe('Failed to execute function "example.com/fns/validate:v1": exit status 1 (validate: 1 error, 1 warning\n)');
   });
 
   test("an image no runtime knows is NOT_FOUND", async () => {

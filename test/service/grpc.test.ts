@@ -90,11 +90,12 @@ describe("evaluator.FunctionEvaluator/EvaluateFunction", () => {
 
   test("RunnerError codes map to gRPC status codes; other errors are INTERNAL", async () => {
     const cases: Array<[string, grpc.status, string]> = [
-      ["bad-ref", grpc.status.INVALID_ARGUMENT, "INVALID_REFERENCE"],
+      // As Porch: an image no runtime can parse ends in NOT_FOUND; the trailer keeps our precise code.
+      ["bad-ref", grpc.status.NOT_FOUND, "INVALID_REFERENCE"],
       ["unavailable", grpc.status.UNAVAILABLE, "KUBE_UNAVAILABLE"],
       ["unknown:v1", grpc.status.NOT_FOUND, "NOT_FOUND"],
       ["crash", grpc.status.INTERNAL, "INTERNAL"],
-      ["", grpc.status.INVALID_ARGUMENT, "INVALID_ARGUMENT"],
+      ["", grpc.status.NOT_FOUND, "NOT_FOUND"],
     ];
     for (const [image, code, runnerCode] of cases) {
       const err = await failure(call(evalClient, "EvaluateFunction", { image }));
