@@ -16,6 +16,7 @@ const USAGE = `usage: function-runner [serve] [flags]
        function-runner podspec IMAGE [--json] [same flags as serve]   (no writes)
        function-runner version
        function-runner wrapper-server [--port 9446] [--max-request-body-size N] -- CMD [ARGS...]
+       function-runner grpc-health-probe -addr HOST:PORT [-service NAME] [-connect-timeout 1s] [-rpc-timeout 1s]
 
 flags:
 ${FLAG_HELP.map(([f, d]) => `  ${f.padEnd(34)}${d}`).join("\n")}`;
@@ -24,7 +25,10 @@ ${FLAG_HELP.map(([f, d]) => `  ${f.padEnd(34)}${d}`).join("\n")}`;
  * Function pods run the wrapper as `/wrapper-server-tools/wrapper-server --port … -- CMD` (Porch's
  * pod template): this binary copied or linked under that name is the wrapper server.
  */
-const invokedAsWrapper = (): boolean => basename(process.execPath) === "wrapper-server" || basename(process.argv0) === "wrapper-server";
+const invokedAs = (...names: string[]): boolean => names.includes(basename(process.execPath)) || names.includes(basename(process.argv0));
+const invokedAsWrapper = (): boolean => invokedAs("wrapper-server");
+/** Porch's image runs `/home/nonroot/grpc-health-probe -addr localhost:9445` as the readiness probe: a link to this binary. */
+const PROBE_NAMES = ["grpc-health-probe", "grpc_health_probe"];
 
 /** Start-up milestones (ms since the process started), logged at debug: where start-up time goes. */
 const marks: Array<[string, number]> = [["main", Math.round(performance.now() * 10) / 10]];
@@ -33,6 +37,10 @@ const mark = (phase: string): void => {
 };
 
 async function main(argv: string[]): Promise<number> {
+  if (PROBE_NAMES.includes(argv[0] ?? "") || invokedAs(...PROBE_NAMES)) {
+    const { healthProbeCommand } = await import("./src/probe/probe.ts");
+    return healthProbeCommand(PROBE_NAMES.includes(argv[0] ?? "") ? argv.slice(1) : argv, VERSION);
+  }
   if (argv[0] === "wrapper-server" || invokedAsWrapper()) {
     // Its own flags (Porch's wrapper-server set) and no runner: nothing else is needed in a function pod.
     const { wrapperServerCommand } = await import("./src/cli/wrapper-server.ts");

@@ -34,8 +34,12 @@ export interface GrpcService {
   stop(graceMs: number): Promise<void>;
 }
 
-/** Service names health answers for: "" is the whole server, as grpc-health-probe asks by default. */
-const HEALTH_SERVICES: ReadonlySet<string> = new Set(["", "evaluator.FunctionEvaluator"]);
+/**
+ * Service names health answers for: "" is the whole server (what grpc-health-probe and the kubelet's
+ * gRPC probe ask by default), and the services this server registers. Porch's healthchecker answers
+ * SERVING to any name; an unknown one here is NOT_FOUND, as the health protocol says (docs/grpc.md).
+ */
+const HEALTH_SERVICES: ReadonlySet<string> = new Set(["", "evaluator.FunctionEvaluator", "grpc.health.v1.Health"]);
 
 /** Header carrying the stable RunnerError code in trailers, for clients that want more than the gRPC status. */
 export const ERROR_CODE_METADATA = "x-function-runner-error-code";
@@ -115,6 +119,8 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
 
   const check = (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>): void => {
     const status = statusOf(call.request.service);
+    // Probes call every few seconds: their lines are debug, like Porch's (klog V(3)).
+    logger.debug("grpc", { method: "Check", service: capStatusMessage(call.request.service, 256), status: status === undefined ? "NOT_FOUND" : ServingStatus[status] });
     if (status === undefined) {
       callback({ code: grpc.status.NOT_FOUND, details: capStatusMessage(`unknown service ${JSON.stringify(call.request.service)}`, 1024) });
       return;

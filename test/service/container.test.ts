@@ -1,8 +1,10 @@
 // The Containerfile, built with buildah and run with podman+runc (no Docker
-// engine): a scratch image holding the binary, exactly the libraries ldd
-// lists, the CA bundle and uid 65532. The running container serves /healthz,
-// resolves from the test registry, and then resolves its own image after the
-// test pushes it there through the registry API.
+// engine): a scratch image in Porch's layout (/home/nonroot/server, the
+// grpc-health-probe link, /home/nonroot/functions) holding exactly the binary,
+// the libraries ldd lists, the CA bundle and uid 10001. The running container
+// serves /healthz, passes Porch's readiness probe run inside it, resolves from
+// the test registry, and then resolves its own image after the test pushes it
+// there through the registry API.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -51,7 +53,7 @@ function run(cmd: string, args: string[], timeoutMs = 240_000): string {
 
 /**
  * The id the container sees for a host id of its process: rootless podman (npm test as a non-root user)
- * maps the container's ids onto the user's subordinate ids, so /proc shows 165531 for the image's 65532.
+ * maps the container's ids onto the user's subordinate ids, so /proc shows 165531 for the image's user.
  */
 function inContainer(pid: string, map: "uid_map" | "gid_map", hostId: number): number | undefined {
   for (const line of readFileSync(`/proc/${pid}/${map}`, "utf8").trim().split("\n")) {
@@ -128,7 +130,7 @@ beforeAll(async () => {
   run("podman", [
     ...PODMAN, "run", "-d", "--name", NAME, "--network", "host",
     "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
-    IMAGE, "--http-port", String(httpPort), "--port", String(grpcPort), "--listen-address", "127.0.0.1",
+    IMAGE, "--functions=/home/nonroot/functions", "--http-port", String(httpPort), "--port", String(grpcPort), "--listen-address", "127.0.0.1",
   ]);
   await waitHealthy();
 }, 300_000);
@@ -143,15 +145,16 @@ afterAll(async () => {
 });
 
 describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skipped: ${tools.reason})`, () => {
-  test("the image holds exactly the binary, the ldd libraries, the CA bundle and the user files; runs as 65532", () => {
+  test("the image holds exactly the binary, the ldd libraries, the CA bundle and the user files; runs as 10001", () => {
     const ociDir = join(work, "oci");
     run("buildah", [...STORAGE, "push", IMAGE, `oci:${ociDir}:test`]);
     const blob = (digest: string) => readFileSync(join(ociDir, "blobs", ...digest.split(":")));
     const index = JSON.parse(readFileSync(join(ociDir, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> };
     const manifest = JSON.parse(blob(index.manifests[0]?.digest ?? "").toString()) as { config: { digest: string }; layers: Array<{ digest: string }> };
-    const config = JSON.parse(blob(manifest.config.digest).toString()) as { config: { User?: string; Entrypoint?: string[] } };
-    expect(config.config.User).toBe("65532:65532");
-    expect(config.config.Entrypoint).toEqual(["/function-runner"]);
+    const config = JSON.parse(blob(manifest.config.digest).toString()) as { config: { User?: string; Entrypoint?: string[]; Cmd?: string[] } };
+    expect(config.config.User).toBe("10001:10001");
+    expect(config.config.Entrypoint).toEqual(["/home/nonroot/server"]);
+    expect(config.config.Cmd).toEqual(["--functions=/home/nonroot/functions"]);
 
     const files = manifest.layers.flatMap((l) => tarFiles(new Uint8Array(blob(l.digest)))).sort();
     const libs = execFileSync("ldd", [bin], { encoding: "utf8" })
@@ -159,14 +162,31 @@ describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skip
       .flatMap((l) => /(\/\S+)/.exec(l)?.[1] ?? [])
       .map((p) => p.replace(/^\//, ""));
     expect(libs.length).toBeGreaterThan(0);
-    const expected = ["function-runner", "etc/passwd", "etc/group", "etc/ssl/certs/ca-certificates.crt", ...libs].sort();
+    const expected = ["home/nonroot/server", "etc/passwd", "etc/group", "etc/ssl/certs/ca-certificates.crt", ...libs].sort();
     expect(files).toEqual([...new Set(expected)].sort());
 
     const pid = run("podman", [...PODMAN, "inspect", "--format", "{{.State.Pid}}", NAME]).trim();
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    expect(inContainer(pid, "uid_map", Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]))).toBe(65532);
-    expect(inContainer(pid, "gid_map", Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]))).toBe(65532);
+    expect(inContainer(pid, "uid_map", Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]))).toBe(10001);
+    expect(inContainer(pid, "gid_map", Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]))).toBe(10001);
   }, 120_000);
+
+  test("Porch's readiness probe, run inside the container, passes; the links and the functions directory are there", () => {
+    const probe = spawnSync("podman", [...PODMAN, "exec", NAME, "/home/nonroot/grpc-health-probe", "-addr", `localhost:${grpcPort}`], {
+      encoding: "utf8",
+      env: toolEnv(),
+    });
+    expect({ code: probe.status, stderr: probe.stderr }).toEqual({ code: 0, stderr: "status: SERVING\n" });
+    const unknown = spawnSync("podman", [...PODMAN, "exec", NAME, "/home/nonroot/grpc-health-probe", "-addr", `localhost:${grpcPort}`, "-service", "nope"], {
+      encoding: "utf8",
+      env: toolEnv(),
+    });
+    expect(unknown.status).toBe(3);
+    // The default CMD's functions directory is read (empty: no config.yaml) and logged.
+    const logs = run("podman", [...PODMAN, "logs", NAME]);
+    expect(logs).toContain("/home/nonroot/functions/config.yaml");
+    expect(run("podman", [...PODMAN, "exec", NAME, "/function-runner", "version"])).toStartWith("function-runner ");
+  }, 60_000);
 
   test("serves /healthz, /readyz and a resolve against the test registry", async () => {
     expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
@@ -195,7 +215,7 @@ describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skip
       registry: reg.host,
       repository: "function-runner",
       digest,
-      entrypoint: ["/function-runner"],
+      entrypoint: ["/home/nonroot/server"],
       platform: "linux/amd64",
     });
   }, 120_000);
