@@ -6,8 +6,8 @@ import { FlagError } from "./src/config/flags.ts";
 import { isRunnerError } from "./src/errors.ts";
 import { jsonLogger } from "./src/log.ts";
 import { batchedSink } from "./src/server/log-sink.ts";
+import { VERSION } from "./src/version.ts";
 
-const VERSION = "0.1.0";
 const COMMANDS = ["serve", "resolve", "explain", "podspec", "version"] as const;
 
 const USAGE = `usage: function-runner [serve] [flags]

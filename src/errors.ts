@@ -21,6 +21,8 @@ export const ErrorCode = z.enum([
   "KUBE_UNAVAILABLE",
   "INVALID_ARGUMENT",
   "NOT_FOUND",
+  // A port the runner was told to listen on is taken (start-up only).
+  "ADDRESS_IN_USE",
   "INTERNAL",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -9,7 +9,7 @@
  *   … and stderr: …" (or the parse failure when stdout is no ResourceList).
  *   No ResourceList is returned, only the status (gRPC INTERNAL), as upstream.
  * The exec runtime words a non-zero exit as Porch's executable evaluator
- * does (func/internal/executableevaluator.go): `Failed to execute function
+ * does: `Failed to execute function
  * "IMAGE": exit status N (STDERR)`, whatever stdout held.
  * Pure.
  */

@@ -39,9 +39,10 @@ import type { PullSecretSync, SecretIntent, SecretSyncOutcome } from "./pull-sec
 
 /**
  * Upstream requires WRAPPER_SERVER_IMAGE; ours defaults to the image Porch's
- * own deployment and docs name, so a bare `podspec` still shows a runnable pod.
+ * own Deployment sets, so a bare
+ * `podspec` still shows a runnable pod.
  */
-export const DEFAULT_WRAPPER_SERVER_IMAGE = "ghcr.io/kptdev/porch-wrapper-server:latest";
+export const DEFAULT_WRAPPER_SERVER_IMAGE = "docker.io/nephio/porch-wrapper-server:latest";
 
 /** `WRAPPER_SERVER_IMAGE` from the environment, else the default. */
 export const wrapperServerImageFrom = (env: Record<string, string | undefined>): string => {

@@ -16,6 +16,7 @@ import {
 } from "./proto.ts";
 import { evaluatorService, healthService } from "./services.ts";
 import { GRPC_STATUS } from "./status.ts";
+import { listenError } from "./listen.ts";
 import { capStatusMessage } from "./status-message.ts";
 
 export interface GrpcDeps {
@@ -146,7 +147,7 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort(opts.hostname, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      if (err) reject(new RunnerError("INTERNAL", `cannot listen for gRPC on ${hostPort(opts.hostname, opts.port)}: ${err.message}`, { cause: err }));
+      if (err) reject(listenError(err, opts.hostname, opts.port, "gRPC, --port"));
       else resolve(bound);
     });
   });

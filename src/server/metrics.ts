@@ -4,14 +4,20 @@
  * Counts the core already keeps (cache stats, registry request stats) are
  * read at scrape time instead of being double-booked on the hot path.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CacheStats } from "../image/metadata-cache.ts";
+import type { TransportStats } from "../registry/transport.ts";
+import { runtimeName, VERSION } from "../version.ts";
 import { FastHistogram } from "./fast-histogram.ts";
 
 export interface MetricSources {
   cache: { stats(): CacheStats };
   /** `{ "manifest:200": 3, "token:401": 1 }`: RegistryClient.stats. */
   registryRequests: { snapshot(): Record<string, number> };
+  /** The registry transport: the private-registry TLS chain keeps per-step counters and CA reloads. */
+  transport?: { stats?(): TransportStats };
+  /** OpenTelemetry resource attributes (`service.name` from OTEL_SERVICE_NAME ...), exported as target_info. */
+  resource?: Readonly<Record<string, string>>;
 }
 
 export interface ServiceMetrics {
@@ -88,6 +94,52 @@ export function createMetrics(sources: MetricSources): ServiceMetrics {
       }
     },
   });
+  const transportStats = (): TransportStats | undefined => sources.transport?.stats?.();
+  for (const [kind, help] of [
+    ["skipped", "Registry transport steps skipped because a later step is remembered as working for the registry."],
+    ["successes", "Registry transport steps that reached the registry, by step."],
+  ] as const) {
+    new Counter({
+      name: `${PREFIX}registry_transport_${kind}_total`,
+      help,
+      labelNames: ["step"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const stats = transportStats();
+        if (stats === undefined) return;
+        for (const [step, n] of Object.entries(kind === "skipped" ? stats.skipped : stats.succeeded)) this.inc({ step }, n);
+      },
+    });
+  }
+  mirroredCounter(
+    registry,
+    `${PREFIX}registry_ca_reloads_total`,
+    "Times the mounted registry CA (--tls-secret-path) was re-read because the file changed.",
+    () => transportStats()?.caReloads ?? 0,
+  );
+  new Gauge({
+    name: `${PREFIX}build_info`,
+    help: "Always 1; the labels say which build and JavaScript runtime are running.",
+    labelNames: ["version", "runtime"] as const,
+    registers: [registry],
+  }).set({ version: VERSION, runtime: runtimeName() }, 1);
+  if (sources.resource !== undefined) {
+    // OpenTelemetry's Prometheus exporters describe the resource this way; labels use Prometheus-safe names.
+    const attributes = Object.entries(sources.resource).map(([k, v]) => [k.replace(/[^a-zA-Z0-9_]/g, "_"), v] as const);
+    new Gauge({
+      name: "target_info",
+      help: "Target metadata (OpenTelemetry resource attributes).",
+      labelNames: attributes.map(([k]) => k),
+      registers: [registry],
+    }).set(Object.fromEntries(attributes), 1);
+  }
+  // process_* (CPU, memory, file descriptors, start time) and the runtime's heap and event loop.
+  try {
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  } catch {
+    // A runtime without the APIs behind them: the service's own metrics still work.
+  }
   const tlsFallbacks = new Counter({
     name: `${PREFIX}registry_transport_fallbacks_total`,
     help: "Registry transport steps given up on, by the step left and the step tried next.",

@@ -28,7 +28,7 @@ export async function startService(runner: Runner): Promise<Service> {
   );
   let http: ReturnType<typeof listen>;
   try {
-    http = listen(handler, { port: config["http-port"], hostname });
+    http = listen(handler, { port: config["http-port"], hostname, what: "HTTP API, --http-port" });
   } catch (e) {
     await grpc.stop(0);
     throw e;

@@ -30,6 +30,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // Kubernetes is needed but not there (or not answering).
   KUBE_UNAVAILABLE: 503,
   SECRET_SYNC_FAILED: 503,
+  ADDRESS_IN_USE: 503,
   INTERNAL: 500,
 };
 
@@ -57,5 +58,6 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, GrpcStatus>> = {
   KUBE_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   SECRET_SYNC_FAILED: GrpcStatus.UNAVAILABLE,
   TIMEOUT: GrpcStatus.DEADLINE_EXCEEDED,
+  ADDRESS_IN_USE: GrpcStatus.UNAVAILABLE,
   INTERNAL: GrpcStatus.INTERNAL,
 };

@@ -181,9 +181,10 @@ describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skip
       encoding: "utf8",
       env: toolEnv(),
     });
-    expect(unknown.status).toBe(3);
+    expect({ code: unknown.status, stderr: unknown.stderr }).toEqual({ code: 3, stderr: 'error: health rpc failed: rpc error: code = NotFound desc = unknown service "nope"\n' });
     // The default CMD's functions directory is read (empty: no config.yaml) and logged.
-    const logs = run("podman", [...PODMAN, "logs", NAME]);
+    // The container's stderr (the JSON log) comes back on podman's stderr.
+    const logs = spawnSync("podman", [...PODMAN, "logs", NAME], { encoding: "utf8", env: toolEnv() }).stderr;
     expect(logs).toContain("/home/nonroot/functions/config.yaml");
     expect(run("podman", [...PODMAN, "exec", NAME, "/function-runner", "version"])).toStartWith("function-runner ");
   }, 60_000);
