@@ -11,6 +11,8 @@ import type { RegistryClient } from "./registry/client.ts";
 import type { KubeRuntime, KubeRuntimeOptions } from "./kube/runtime.ts";
 import { createImageRuntime } from "./runner-core.ts";
 import { createMetrics, type ServiceMetrics } from "./server/metrics.ts";
+import { otelMetricsFromEnv } from "./server/otel-env.ts";
+import process from "node:process";
 
 /** The long-lived parts, wired from the configuration. */
 export interface Runner {
@@ -59,8 +61,9 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
     onSecretSync: (outcome) => metrics.secretSyncs.inc({ outcome }),
     onFallback: (from, to) => metrics.tlsFallbacks.inc({ from, to }),
   });
-  const { kube, auth, client, cache, resolver } = images;
-  const metrics = createMetrics({ cache, registryRequests: client.stats });
+  const { kube, auth, client, cache, resolver, transport } = images;
+  // OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES label target_info (src/server/otel-env.ts).
+  const metrics = createMetrics({ cache, registryRequests: client.stats, transport, resource: otelMetricsFromEnv(process.env).resource });
   // Exec runtime from --functions, then the pod runtime (loaded on first use), minus --disable-runtimes.
   const pod = config["disable-runtimes"].includes("pod") ? undefined : createPodRuntime({ config, logger, kube, resolver, overrides: overrides.pod, porch });
   const evaluation = buildEvaluation(config, logger, {

@@ -1,6 +1,7 @@
 import process from "node:process";
 import type { Runner } from "../runner.ts";
 import { startService } from "../server/service.ts";
+import { routeThirdPartyLogs } from "../server/third-party-log.ts";
 
 /**
  * Serves until SIGTERM/SIGINT, then stops accepting and lets in-flight calls
@@ -8,6 +9,8 @@ import { startService } from "../server/service.ts";
  * the caller closes the runner.
  */
 export async function serveCommand(runner: Runner, onServing?: () => void): Promise<void> {
+  // Before anything listens: a library's complaint about a port is a JSON line too.
+  routeThirdPartyLogs(runner.logger);
   const service = await startService(runner);
   onServing?.();
   const signal = await new Promise<string>((resolve) => {
