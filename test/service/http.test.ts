@@ -242,7 +242,7 @@ describe("observability", () => {
     const odd = await fetch(`${svc.base}/healthz`, { method: "BREW" }).catch(() => undefined);
     if (odd) expect((await svc.runner.metrics.text())).not.toContain('method="BREW"');
     // Every sample line is "name{labels} value" or "name value".
-    for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))) expect(line).toMatch(/^[a-z_]+(\{.*\})? \S+$/);
+    for (const line of text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))) expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? \S+$/);
   });
 
   test("one JSON log line per request: method, path, status, ms; never headers or bodies", async () => {
