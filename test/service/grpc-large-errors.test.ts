@@ -82,10 +82,20 @@ describe("large failures on one HTTP/2 connection (compiled binary)", () => {
       const image = `example.com/${name}:v1`;
       const res = await conn.call(EVALUATE, evaluateRequest(image));
       expect(res.status).toBe(NOT_FOUND);
-      expectCapped(res.message);
+      // Bounded either by the reference-length check (which quotes a prefix) or by the status cap.
+      expect(Buffer.byteLength(res.message, "utf8")).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+      expect(res.message.includes("\uFFFD")).toBe(false);
       expect(res.message).toContain(`example.com/${name.slice(0, 4)}`);
       await expectStillServing(conn, true);
     }
+  });
+
+  test("a 40 KB health service name: NOT_FOUND with a bounded message, connection intact", async () => {
+    const res = await conn.call(CHECK, healthRequest(`svc.${"日".repeat(14_000)}`));
+    expect(res.status).toBe(NOT_FOUND);
+    expectCapped(res.message);
+    expect(Buffer.byteLength(res.message, "utf8")).toBeLessThanOrEqual(1024);
+    await expectStillServing(conn, true);
   });
 
   test("an exec function failing with 16K multi-byte characters on stderr: INTERNAL, capped in bytes", async () => {
