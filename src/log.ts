@@ -1,8 +1,10 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { stderr } from "node:process";
 /**
  * Structured JSON logging to stderr, one line per event. Fields are data the
  * caller chose to expose: never pass credentials, Authorization values or
- * Docker config contents here.
+ * Docker config contents here. A line written while serving a request carries
+ * that request's id (`requestId`, last), whichever module writes it.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | null | undefined | string[]>;
@@ -18,6 +20,15 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** The id of the request being served, carried across awaits (HTTP x-request-id, gRPC metadata). */
+const requestIds = new AsyncLocalStorage<string>();
+
+/** Runs `fn` (and everything it awaits) as part of request `id`. */
+export const withRequestId = <T>(id: string, fn: () => T): T => requestIds.run(id, fn);
+
+/** The id of the request being served here, if any. */
+export const currentRequestId = (): string | undefined => requestIds.getStore();
+
 export function jsonLogger(min: LogLevel = "info", write: (line: string) => void = (l) => stderr.write(l + "\n")): Logger {
   // The service logs every request: format the timestamp once per millisecond, not once per line.
   let lastMs = -1;
@@ -32,7 +43,8 @@ export function jsonLogger(min: LogLevel = "info", write: (line: string) => void
   };
   const emit = (level: LogLevel) => (msg: string, fields?: LogFields) => {
     if (ORDER[level] < ORDER[min]) return;
-    write(JSON.stringify({ time: now(), level, msg, ...fields }));
+    const requestId = requestIds.getStore();
+    write(JSON.stringify(requestId === undefined ? { time: now(), level, msg, ...fields } : { time: now(), level, msg, ...fields, requestId }));
   };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error"), enabled: (level) => ORDER[level] >= ORDER[min] };
 }

@@ -14,6 +14,7 @@
  * one, so NOT_FOUND would read as "no runtime knows this image".
  */
 import * as grpc from "@grpc/grpc-js";
+import { currentRequestId } from "../log.ts";
 import { evaluatorService } from "../server/services.ts";
 import { ErrorCode, RunnerError } from "../errors.ts";
 import { WRAPPER_SERVER_PORT } from "../kube/pod-template.ts";
@@ -117,7 +118,11 @@ export class WrapperClients {
     const call = (client as unknown as { EvaluateFunction: Unary }).EvaluateFunction;
     return new Promise<EvaluationResult>((resolve, reject) => {
       const options: grpc.CallOptions = opts.deadline === undefined ? {} : { deadline: opts.deadline };
-      const pending = call.call(client, { image, resourceList }, new grpc.Metadata(), options, (err, res) => {
+      // The request's id goes with the call, so the function pod's logs can be matched to ours.
+      const metadata = new grpc.Metadata();
+      const requestId = currentRequestId();
+      if (requestId !== undefined) metadata.set("x-request-id", requestId);
+      const pending = call.call(client, { image, resourceList }, metadata, options, (err, res) => {
         opts.signal?.removeEventListener("abort", cancel);
         if (err !== null) reject(errorFromGrpc(err, image, opts.where));
         else resolve({ resourceList: res?.resourceList ?? new Uint8Array(0), log: res?.log ?? new Uint8Array(0) });

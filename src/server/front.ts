@@ -5,10 +5,11 @@
  * the cache-hit path (bench/http.ts), and this runs on every request.
  */
 import { RunnerError } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, withRequestId } from "../log.ts";
 import type { FetchHandler } from "./listen.ts";
 import type { Observer } from "./fast-histogram.ts";
 import type { ServiceMetrics } from "./metrics.ts";
+import { acceptRequestId, newRequestId, REQUEST_ID_HEADER } from "./request-id.ts";
 
 export interface FrontOptions {
   /** --max-request-body-size */
@@ -109,8 +110,20 @@ export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandle
     return res.then(after(method, path, started));
   };
 
+  /** The request id on the answer; a Response with immutable headers is copied once. */
+  const echo = (res: Response, id: string): Response => {
+    try {
+      res.headers.set(REQUEST_ID_HEADER, id);
+      return res;
+    } catch {
+      const copy = new Response(res.body, res);
+      copy.headers.set(REQUEST_ID_HEADER, id);
+      return copy;
+    }
+  };
+
   // Not an async function: on the hot path (a declared length) this adds no promise of its own.
-  return (req) => {
+  const serve: FetchHandler = (req) => {
     const started = performance.now();
     const method = req.method;
     const path = pathOf(req.url);
@@ -128,6 +141,15 @@ export function frontHandler(app: FetchHandler, opts: FrontOptions): FetchHandle
       const res = tooLarge(maxBodyBytes);
       finish(method, path, res.status, started);
       return res;
+    });
+  };
+
+  // Every request runs as its own id: taken from x-request-id or made, echoed, on every log line.
+  return (req) => {
+    const id = acceptRequestId(req.headers.get(REQUEST_ID_HEADER)) ?? newRequestId();
+    return withRequestId(id, () => {
+      const res = serve(req);
+      return res instanceof Response ? echo(res, id) : res.then((r) => echo(r, id));
     });
   };
 }

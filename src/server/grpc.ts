@@ -5,7 +5,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import type { FunctionEvaluator } from "../evaluator/types.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, withRequestId } from "../log.ts";
 import type { ServiceMetrics } from "./metrics.ts";
 import {
   ServingStatus,
@@ -17,6 +17,7 @@ import {
 import { evaluatorService, healthService } from "./services.ts";
 import { GRPC_STATUS } from "./status.ts";
 import { listenError } from "./listen.ts";
+import { acceptRequestId, newRequestId, REQUEST_ID_HEADER } from "./request-id.ts";
 import { capStatusMessage } from "./status-message.ts";
 
 export interface GrpcDeps {
@@ -84,10 +85,19 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
     "grpc.max_send_message_length": deps.maxMessageSize,
   });
 
+  /** The caller's x-request-id or a new one, echoed in the response headers; the call runs as it. */
+  const asRequest = (call: grpc.ServerUnaryCall<unknown, unknown>, fn: () => void): void => {
+    const id = acceptRequestId(call.metadata.get(REQUEST_ID_HEADER)[0]) ?? newRequestId();
+    const echo = new grpc.Metadata();
+    echo.set(REQUEST_ID_HEADER, id);
+    call.sendMetadata(echo);
+    withRequestId(id, fn);
+  };
+
   const evaluate = (
     call: grpc.ServerUnaryCall<EvaluateFunctionRequest, EvaluateFunctionResponse>,
     callback: grpc.sendUnaryData<EvaluateFunctionResponse>,
-  ): void => {
+  ): void => asRequest(call, () => {
     const started = performance.now();
     const { image, resourceList } = call.request;
     const finish = (outcome: string, codeName: string): void => {
@@ -111,7 +121,7 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
         callback(err);
       },
     );
-  };
+  });
 
   let serving = true;
   const watchers = new Set<{ call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>; last: ServingStatus }>();

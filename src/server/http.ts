@@ -166,8 +166,10 @@ export function httpApp(deps: HttpDeps, resolveRoute?: (req: Request) => Promise
 
   app.post("/v1/pods/spec", async (c) => {
     const body = await jsonBody(c, PodSpecBody);
-    if (!runner.podSpec) throw new RunnerError("KUBE_UNAVAILABLE", `cannot build a pod spec for ${body.image}: no Kubernetes runtime is configured`);
-    return c.json(await runner.podSpec(body.image));
+    // The CLI's `podspec --json` answer: without a cluster, the inline template (template.source
+    // says so) and `kubernetes` says why no cluster was used. Read-only either way.
+    const answer = await runner.kube.podSpec(body.image, { allowInline: true });
+    return c.json({ ...answer, kubernetes: runner.kube.status() });
   });
 
   app.post("/v1/functions/evaluate", async (c) => {

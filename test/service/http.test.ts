@@ -185,10 +185,18 @@ describe("cache API", () => {
 });
 
 describe("pods and evaluation", () => {
-  test("pod spec needs Kubernetes: 503 KUBE_UNAVAILABLE while no kube runtime is configured", async () => {
-    const res = await postJson(`${svc.base}/v1/pods/spec`, { image: `${reg.host}/fn/set-labels:v1` });
-    expect(res.status).toBe(503);
-    expect((await errorOf(res)).code).toBe("KUBE_UNAVAILABLE");
+  test("pod spec without Kubernetes: what CLI `podspec --json` answers, the inline template marked as such", async () => {
+    const image = `${reg.host}/fn/set-labels:v1`;
+    const res = await postJson(`${svc.base}/v1/pods/spec`, { image });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { template: { source: string }; kubernetes: { available: boolean }; pod: { spec: { containers: Array<{ name: string; image: string }> } } };
+    expect(body.template.source).toBe("inline");
+    expect(body.kubernetes.available).toBe(false);
+    expect(body.pod.spec.containers.find((c) => c.name === "function")?.image).toStartWith(`${reg.host}/fn/set-labels@sha256:`);
+    // The same answer as the CLI's podspec --json.
+    const { podspecCommand } = await import("../../src/cli/podspec.ts");
+    const cli = JSON.parse(await podspecCommand(svc.runner, image, true)) as Record<string, unknown>;
+    expect(body).toEqual(JSON.parse(JSON.stringify(cli)));
   });
 
   test("evaluate calls the evaluator; NOT_FOUND is 404 naming the image", async () => {
@@ -254,7 +262,7 @@ describe("observability", () => {
     const requests = logLines(lines).filter((l) => l.msg === "request");
     expect(requests).toHaveLength(1);
     const line = requests[0] ?? {};
-    expect(Object.keys(line).sort()).toEqual(["level", "method", "ms", "msg", "path", "status", "time"]);
+    expect(Object.keys(line).sort()).toEqual(["level", "method", "ms", "msg", "path", "requestId", "status", "time"]);
     expect(line).toMatchObject({ method: "POST", path: "/v1/images/resolve", status: 200 });
     expect(typeof line.ms).toBe("number");
     expect(lines.join("\n")).not.toContain("sekrit");
