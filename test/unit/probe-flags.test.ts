@@ -1,5 +1,5 @@
 // grpc-health-probe's command line: Go flag syntax, defaults, and its invalid-argument rules.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test } from "../support/testing.ts";
 import { goDuration, parseProbeArgs, probeTarget } from "../../src/probe/flags.ts";
 
 const flags = (argv: string[]) => {
