@@ -26,7 +26,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund >.tmp/npm.log 2>&1 || { tail -20 .tmp/npm.log; echo "0 passed, 1 failed"; exit 1; }
+  # npm ci: exactly the lock (which holds every platform's Bun and Deno package), never rewriting it.
+  npm ci --no-audit --no-fund >.tmp/npm.log 2>&1 || { tail -20 .tmp/npm.log; echo "0 passed, 1 failed"; exit 1; }
 fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 
