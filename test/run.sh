@@ -8,11 +8,11 @@ mkdir -p .tmp
 
 # What the tests need from the system: the registry harness (docker-registry, openssl, htpasswd) and the
 # container test (buildah builds the Containerfile, podman+runc run it, mmdebstrap makes the build stage's
-# Debian base offline). As root (CI on a fresh machine) missing ones are installed with apt-get; otherwise
+# Debian base offline); the README walkthrough (test/docs/readme.test.ts) calls curl and jq. As root (CI on a fresh machine) missing ones are installed with apt-get; otherwise
 # the tests that need a missing tool are skipped with the reason and the rest run (docs/testing.md).
 # The bench's tools (wrk, skopeo) are bench/run.sh's business, not the tests'.
 need=()
-for tool in docker-registry openssl htpasswd buildah podman runc mmdebstrap; do
+for tool in docker-registry openssl htpasswd buildah podman runc mmdebstrap curl jq; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then

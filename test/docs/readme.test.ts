@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { HARNESS_TOOLS, requireTool } from "../support/tools.ts";
 import { anchors, type Fence, fences, relativeLinks } from "./markdown.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
@@ -110,13 +111,17 @@ describe("README", () => {
   });
 });
 
-describe("README walkthrough", () => {
+// The walkthrough's registry is the harness's, and its commands call curl and jq.
+const tools = requireTool(...HARNESS_TOOLS, "curl", "jq");
+
+describe.skipIf(!tools.ok)(tools.ok ? "README walkthrough" : `README walkthrough (skipped: ${tools.reason})`, () => {
   let home: string;
   let registry: ChildProcess | undefined;
   let registryOut = "";
   let registryHost = "";
 
   beforeAll(async () => {
+    if (!tools.ok) return;
     home = mkdtempSync(join(tmpdir(), "fr-readme-"));
     const block = background[0];
     if (block === undefined) throw new Error("README has no keep-running block");
@@ -138,6 +143,7 @@ describe("README walkthrough", () => {
   }, 40_000);
 
   afterAll(async () => {
+    if (!tools.ok) return;
     const r = registry;
     if (r?.pid !== undefined && r.exitCode === null) {
       const exited = new Promise((done) => r.once("exit", done));
