@@ -19,7 +19,7 @@ const USAGE = `usage: function-runner [serve] [flags]
        function-runner grpc-health-probe -addr HOST:PORT [-service NAME] [-connect-timeout 1s] [-rpc-timeout 1s]
 
 flags:
-${FLAG_HELP.map(([f, d]) => `  ${f.padEnd(34)}${d}`).join("\n")}`;
+${FLAG_HELP.map(([f, d]) => `  ${f.padEnd(Math.max(34, f.length + 2))}${d}`).join("\n")}`;
 
 /**
  * Function pods run the wrapper as `/wrapper-server-tools/wrapper-server --port … -- CMD` (Porch's
