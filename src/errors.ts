@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Stable error codes (design.md §1 item 8). Clients switch on these, so never rename one. */
+/** Stable error codes (docs/errors.md). Clients switch on these, so never rename one. */
 export const ErrorCode = z.enum([
   "INVALID_REFERENCE",
   "UNAUTHORIZED",

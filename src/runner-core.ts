@@ -55,7 +55,7 @@ export function createImageRuntime(config: Config, logger: Logger, hooks: ImageR
     custom,
   );
   const platform = parsePlatform(config.platform);
-  // TLS issue: the private-registry TLS chain for custom-auth images when both flags are on, else DefaultTransport.
+  // The private-registry TLS chain (docs/tls.md) for custom-auth images when both flags are on, else DefaultTransport.
   const transport = createTransport(config, logger, hooks.onFallback === undefined ? {} : { onFallback: hooks.onFallback });
   const client = new RegistryClient({
     credentials: defaultKeychain,

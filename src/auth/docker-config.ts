@@ -169,7 +169,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
- * The `auths` entry serving `registry` and the key it came from (design.md §3).
+ * The `auths` entry serving `registry` and the key it came from (a contract: docs/architecture.md#contracts).
  * Entries that are not objects are skipped: they hold nothing usable.
  */
 export function selectCredentials(

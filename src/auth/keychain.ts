@@ -1,5 +1,5 @@
 /**
- * Credential providers backed by files and helpers (design.md §1 item 4).
+ * Credential providers backed by files and helpers (docs/auth.md).
  *
  * Thin shell: stat/read files, run helpers; all matching and decoding is in
  * docker-config.ts. `source` strings name where a credential came from,

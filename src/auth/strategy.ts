@@ -1,5 +1,5 @@
 /**
- * Default-keychain vs custom-auth decision (design.md §1 item 3). Pure.
+ * Default-keychain vs custom-auth decision (docs/auth.md). Pure.
  *
  * Upstream only treats `gcr.io/kpt-fn/` as default although short names
  * resolve to the configured default image prefix; here every configured

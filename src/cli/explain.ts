@@ -9,7 +9,7 @@ export interface Explanation {
   repository: string;
   auth: { strategy: string; reason: string; source: string };
   pullSecret: string;
-  /** TLS issue: which transport (and step) the image would use, and why. */
+  /** TLS: which transport (and step) the image would use, and why (docs/tls.md). */
   transport: { kind: string; order: string[]; step?: string; detail: string };
 }
 

@@ -16,7 +16,7 @@ const list = z.string().transform((v) => v.split(",").map((s) => s.trim()).filte
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, "must be os/arch or os/arch/variant, e.g. linux/amd64");
 const level = z.enum(["debug", "info", "warn", "error"]);
 
-/** Every flag, with Porch's names and defaults (design.md §1 item 11). */
+/** Every flag, with Porch's names and defaults (docs/flags.md; where they differ, docs/porch-differences.md). */
 export const ConfigSchema = z.object({
   port: port.default(9445),
   "http-port": port.default(9080),

@@ -1,5 +1,5 @@
 /**
- * The pod runtime's bookkeeping (design.md §1 item 10, issue 7 item 3):
+ * The pod runtime's bookkeeping (docs/evaluation.md, "Reuse, TTL and garbage collection"):
  * which function pods this runner knows, how loaded each is, when each may
  * be reclaimed. Pure: no I/O and no timers; time comes from an injectable
  * clock, so TTL and garbage-collection rules are tested by moving a number.

@@ -1,5 +1,5 @@
 /**
- * The pod runtime (design.md §1 item 10, issue 7 item 3): each function
+ * The pod runtime (docs/evaluation.md, "The pod runtime"): each function
  * image, pinned to its digest, runs in a pod built from `base-pod-template`
  * with a ClusterIP Service in front; the runner calls the wrapper server in
  * it over gRPC.

@@ -1,6 +1,6 @@
 /**
  * Manifest media types, schemas, index platform selection, digests and
- * entrypoint extraction (design.md §1 items 1-2, §4). Pure.
+ * entrypoint extraction (docs/registry.md). Pure.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";

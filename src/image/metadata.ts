@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** What the runner learns about a function image (issue 2, item 4). */
+/** What the runner learns about a function image (docs/cli.md, docs/http-api.md). */
 export const ImageMetadata = z.object({
   /** The full resolved reference the record is keyed by, e.g. `ghcr.io/org/fn:v1`. */
   reference: z.string(),

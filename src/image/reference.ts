@@ -1,7 +1,7 @@
 /**
  * Image references: parsing and formatting with go-containerregistry's
  * `name.ParseReference` semantics (weak validation), tightened where ggcr is
- * laxer than the distribution grammar (design.md §3 contract). Pure.
+ * laxer than the distribution grammar (a contract: docs/architecture.md#contracts). Pure.
  */
 import { RunnerError } from "../errors.ts";
 

@@ -52,8 +52,8 @@ export interface ResolverOptions {
   auth?: AuthSelector;
   /**
    * Runs on a cache miss before the registry is contacted: the Kubernetes
-   * part ensures the pull Secret of custom-strategy images here (design.md
-   * §1 item 5). A throw fails the resolve; errors are never cached.
+   * part ensures the pull Secret of custom-strategy images here
+   * (docs/kubernetes.md). A throw fails the resolve; errors are never cached.
    */
   beforeFetch?: (ref: ImageReference, choice: AuthChoice | undefined) => Promise<void>;
   /** Deadline of one whole fetch (every step, retry and redirect): `--resolve-timeout`. */

@@ -1,5 +1,5 @@
 /**
- * The Kubernetes client (design.md §1 item 11, issue 5 item 1):
+ * The Kubernetes client (docs/kubernetes.md):
  * @kubernetes/client-node 2.x configured from a located KubeSource
  * (./source.ts), with its HTTP replaced by ./http.ts (real undici, the
  * kubeconfig's CA / client certificate, rate limit, retries) so it works in

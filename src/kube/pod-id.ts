@@ -1,7 +1,7 @@
 /**
  * podID: the name of a function pod, of its Service and the value of its
- * `fn.kpt.dev/image` label (design.md §1 item 9, §4 "podID is not
- * sanitised"). Pure.
+ * `fn.kpt.dev/image` label (docs/kubernetes.md; why it is sanitised:
+ * docs/porch-differences.md, "Pod names"). Pure.
  *
  * Upstream (Porch func/internal/podmanager.go `podID`) builds
  *   `<last path element, _→-><tag or digest, dots removed>-<postfix>-<first 8 hex of digest>`

@@ -1,7 +1,6 @@
 /**
  * The imperative shell around the pure pod builders (./pod-spec.ts): from an
- * image name to the Pod and Service that would run it (design.md §1 items 5,
- * 6, 9; issue 5 item 3).
+ * image name to the Pod and Service that would run it (docs/kubernetes.md).
  *
  * Order, for a custom-registry image: the pull Secret first (before the
  * metadata fetch and before any pod: a pod whose Secret is missing would sit

@@ -1,5 +1,5 @@
 /**
- * Function pod specs (design.md §1 items 6 and 9, issue 5 item 3). Pure: the
+ * Function pod specs (docs/kubernetes.md, "Pods"). Pure: the
  * base PodTemplate, the image metadata and the pod id come in, a Pod comes
  * out; reading or creating `base-pod-template` is the caller's job.
  *
@@ -37,7 +37,7 @@ export interface FunctionPodOptions {
   namespace: string;
   /** `--max-request-body-size`, handed to the wrapper server. */
   maxRequestBodySize: number;
-  /** The registry auth Secret: only for custom-registry images (design.md §1 item 6). */
+  /** The registry auth Secret: only for custom-registry images (docs/kubernetes.md). */
   pullSecret?: string;
   /** When the pod may be garbage-collected (now + TTL). */
   reclaimAfter: Date;

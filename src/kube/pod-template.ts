@@ -1,5 +1,5 @@
 /**
- * The base PodTemplate function pods are built from (design.md §1 item 9)
+ * The base PodTemplate function pods are built from (docs/kubernetes.md)
  * and the names, ports and paths its contract fixes. Pure.
  *
  * The inline default mirrors Porch's (func/internal/podmanager.go and the

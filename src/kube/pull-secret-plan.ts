@@ -1,6 +1,6 @@
 /**
- * The pull Secret's desired state and what it takes to get there (design.md
- * §1 item 5). Pure: the Secret as read (or undefined) and the mounted file's
+ * The pull Secret's desired state and what it takes to get there
+ * (docs/kubernetes.md, "The pull Secret"). Pure: the Secret as read (or undefined) and the mounted file's
  * bytes come in, an action comes out; ./pull-secret.ts carries it out.
  */
 import { Buffer } from "node:buffer";

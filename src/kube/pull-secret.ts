@@ -1,5 +1,5 @@
 /**
- * Pull-secret sync (design.md §1 item 5, issue 5 item 2): the Secret
+ * Pull-secret sync (docs/kubernetes.md, "The pull Secret"): the Secret
  * `--registry-auth-secret-name` (kubernetes.io/dockerconfigjson) in
  * `--pod-namespace` holds exactly the bytes of the mounted Docker config
  * (`--registry-auth-secret-path`) under `.dockerconfigjson`.

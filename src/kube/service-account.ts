@@ -1,5 +1,5 @@
 /**
- * The default keychain's last source (design.md §1 item 4): the
+ * The default keychain's last source (docs/kubernetes.md): the
  * `imagePullSecrets` of the runner's own ServiceAccount, as the kubelet
  * would use them for the runner's pod (go-containerregistry's k8schain does
  * the same). Only in a cluster: elsewhere there is no "own" ServiceAccount

@@ -1,6 +1,6 @@
 /**
- * The ClusterIP Service in front of one function pod (design.md §1 items 9
- * and 10), built from Porch's `base-service-template` (a ServiceTemplate,
+ * The ClusterIP Service in front of one function pod (docs/kubernetes.md,
+ * docs/evaluation.md), built from Porch's `base-service-template` (a ServiceTemplate,
  * config.porch.kpt.dev/v1alpha1, in the pod namespace) or the
  * `serviceTemplate` of a `--function-pod-template` ConfigMap. Pure. Porch
  * connects through a Service rather than the pod IP so service meshes see a

@@ -1,5 +1,5 @@
 /**
- * Where the Kubernetes connection comes from (design.md §1 item 11): the
+ * Where the Kubernetes connection comes from (docs/kubernetes.md): the
  * `--kubeconfig` flag, else the in-cluster service account, else
  * `$KUBECONFIG`, else `~/.kube/config`, else none (the pod runtime is then
  * off and the status says why). Pure: the environment and a file-existence

@@ -25,7 +25,7 @@ const TokenResponse = z.object({
   expires_in: z.number().positive().optional(),
 });
 
-/** Token and error bodies are capped at 1 MiB (design.md §4). */
+/** Token and error bodies are capped at 1 MiB (docs/limits.md). */
 export const TOKEN_BODY_LIMIT = 1 << 20;
 
 export interface AuthDeps {

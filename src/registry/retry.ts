@@ -1,5 +1,5 @@
 /**
- * Retry policy for registry calls (design.md §4): 408, 429, 499, 5xx gateway
+ * Retry policy for registry calls (docs/registry.md, docs/limits.md): 408, 429, 499, 5xx gateway
  * class and connection resets are retried with jittered exponential backoff,
  * bounded in attempts and total time; 401/403/404 never are.
  */

@@ -1,5 +1,5 @@
 /**
- * The mounted registry CA (design.md §1 item 7), pure part: which files are
+ * The mounted registry CA (docs/tls.md), pure part: which files are
  * looked for and what counts as a usable bundle. Validating here, with
  * X509Certificate, turns a broken secret into an error that names the file
  * instead of an obscure handshake failure later.

@@ -1,5 +1,5 @@
 /**
- * The private-registry TLS chain (design.md §1 item 7), used for images with
+ * The private-registry TLS chain (docs/tls.md), used for images with
  * custom auth when `--enable-private-registries-tls` is on:
  *   (1) mounted-ca  https, the mounted CA bundle added to the system roots
  *   (2) system-ca   https, the system roots only

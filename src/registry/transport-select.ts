@@ -54,7 +54,7 @@ export class PerImageTransport implements Transport {
   }
 }
 
-/** The flags' choice: the TLS chain only with both private-registry flags on (design.md §1 item 7). */
+/** The flags' choice: the TLS chain only with both private-registry flags on (docs/tls.md). */
 export function createTransport(config: Config, logger: Logger, hooks: Pick<TlsChainOptions, "onFallback"> = {}): Transport {
   const insecureRegistries = config["insecure-registries"];
   const standard = new DefaultTransport({ insecureRegistries });

@@ -4,7 +4,7 @@ import { Agent } from "./undici.ts";
 import { isLoopbackRegistry, normaliseRegistry, type ImageReference } from "../image/reference.ts";
 import type { TransportError } from "./http.ts";
 
-/** One way of reaching a registry; the TLS issue adds the mounted-CA steps. */
+/** One way of reaching a registry; the private-registry TLS chain (docs/tls.md) adds the mounted-CA steps. */
 export type RouteStep = "mounted-ca" | "system-ca" | "plain-http";
 
 /** The image a route is for: the private-registry TLS chain is chosen per image, like the auth strategy. */

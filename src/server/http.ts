@@ -1,5 +1,5 @@
 /**
- * The HTTP API of design.md §2 on Hono. Handlers are thin: validate with zod,
+ * The HTTP API (docs/http-api.md) on Hono. Handlers are thin: validate with zod,
  * call the runner, shape the answer. Errors are RunnerErrors rendered as
  * `{error: {code, message, retryable}}` with the status of status.ts.
  */
@@ -64,7 +64,7 @@ function errorBody(err: RunnerError): { error: ReturnType<RunnerError["toJSON"]>
   return { error: err.toJSON() };
 }
 
-/** Error body of design.md §2; the status follows the code. */
+/** The error body of docs/errors.md; the status follows the code. */
 export function errorResponse(e: unknown): Response {
   const err = isRunnerError(e) ? e : new RunnerError("INTERNAL", e instanceof Error ? e.message : String(e));
   return Response.json(errorBody(err), { status: HTTP_STATUS[err.code] });

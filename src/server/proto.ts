@@ -1,6 +1,6 @@
 /**
  * The wire contracts, embedded as text so the compiled binary reads no .proto
- * file at run time. Porch's evaluator proto is copied unchanged (design.md §1);
+ * file at run time. Porch's evaluator proto is copied unchanged (docs/grpc.md);
  * grpc.health.v1 is the standard health service that grpc-health-probe and
  * Kubernetes gRPC probes call.
  */

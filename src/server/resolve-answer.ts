@@ -1,5 +1,5 @@
 /**
- * The body of POST /v1/images/resolve (design.md §2), and a memo of its JSON
+ * The body of POST /v1/images/resolve (docs/http-api.md), and a memo of its JSON
  * for cache hits: a hit answers the same bytes every time, and serializing
  * the record is the largest cost left on the hit path (bench/http.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * RunnerError code → HTTP status (design.md §2) and → gRPC status code.
+ * RunnerError code → HTTP status and → gRPC status code (the table in docs/errors.md).
  * Exhaustive records, so a new error code does not compile until it is mapped.
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
@@ -23,7 +23,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   DIGEST_MISMATCH: 502,
   UNSUPPORTED_MEDIA_TYPE: 502,
   NO_ENTRYPOINT: 502,
-  // A registry answer over its limit. Our own body cap answers 413 itself (body-limit.ts).
+  // A registry answer over its limit. Our own body cap answers 413 itself (front.ts).
   TOO_LARGE: 502,
   AUTH_CONFIG_INVALID: 502,
   TIMEOUT: 504,

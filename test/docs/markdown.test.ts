@@ -18,10 +18,10 @@ describe("fences", () => {
 
 describe("links and anchors", () => {
   test("relative links only, split at the anchor; links inside code do not count", () => {
-    const md = "[a](docs/x.md) [b](https://example.com) [c](docs/y.md#the-part) [d](#top)\n```\n[e](nope.md)\n```\n";
+    const md = "[a](guide/x.md) [b](https://example.com) [c](guide/y.md#the-part) [d](#top)\n```\n[e](nope.md)\n```\n";
     expect(relativeLinks(md)).toEqual([
-      { path: "docs/x.md" },
-      { path: "docs/y.md", anchor: "the-part" },
+      { path: "guide/x.md" },
+      { path: "guide/y.md", anchor: "the-part" },
       { path: "", anchor: "top" },
     ]);
   });

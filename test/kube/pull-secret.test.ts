@@ -1,5 +1,5 @@
 // Pull-secret sync against the TLS test API server, with the real client,
-// through runners built as main.ts builds them (issue 5 item 2).
+// through runners built as main.ts builds them (docs/kubernetes.md, "The pull Secret").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { isKubeApiError } from "../../src/kube/errors.ts";

@@ -1,4 +1,4 @@
-// The default keychain's service-account source (design.md §1 item 4): the
+// The default keychain's service-account source (docs/kubernetes.md): the
 // runner, "in a cluster" through an injected environment and service
 // account directory, reads its own ServiceAccount's imagePullSecrets.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

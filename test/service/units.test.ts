@@ -53,7 +53,7 @@ describe("capBody", () => {
 });
 
 describe("status mappings", () => {
-  test("every error code has an HTTP status and a gRPC code; classes as design.md §2 says", () => {
+  test("every error code has an HTTP status and a gRPC code; classes as docs/errors.md says", () => {
     for (const code of ErrorCode.options) {
       expect(HTTP_STATUS[code]).toBeGreaterThanOrEqual(400);
       expect(GRPC_STATUS[code]).toBeGreaterThan(0);

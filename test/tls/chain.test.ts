@@ -1,4 +1,4 @@
-// The private-registry TLS chain against real registries (issue 4, scenarios a–h, in process).
+// The private-registry TLS chain against real registries (docs/tls.md; scenarios a–h, in process).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { parseCommandLine } from "../../src/config/config.ts";

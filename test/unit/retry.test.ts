@@ -5,7 +5,7 @@ import { TokenCache, tokenExpiry } from "../../src/registry/token-cache.ts";
 const policy: RetryPolicy = { attempts: 4, baseDelayMs: 100, maxDelayMs: 1000, deadlineMs: 10_000 };
 
 describe("retry policy", () => {
-  test("retryable statuses are exactly design.md §4's", () => {
+  test("retryable statuses are exactly docs/registry.md's", () => {
     for (const s of [408, 429, 499, 500, 502, 503, 504, 522]) expect(isRetryableStatus(s)).toBe(true);
     for (const s of [200, 301, 400, 401, 403, 404, 405, 413, 501]) expect(isRetryableStatus(s)).toBe(false);
   });
