@@ -162,7 +162,7 @@ describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skip
       .flatMap((l) => /(\/\S+)/.exec(l)?.[1] ?? [])
       .map((p) => p.replace(/^\//, ""));
     expect(libs.length).toBeGreaterThan(0);
-    const expected = ["home/nonroot/server", "etc/passwd", "etc/group", "etc/ssl/certs/ca-certificates.crt", ...libs].sort();
+    const expected = ["home/nonroot/server", "config.yaml", "etc/passwd", "etc/group", "etc/ssl/certs/ca-certificates.crt", ...libs].sort();
     expect(files).toEqual([...new Set(expected)].sort());
 
     const pid = run("podman", [...PODMAN, "inspect", "--format", "{{.State.Pid}}", NAME]).trim();
@@ -187,6 +187,10 @@ describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skip
     const logs = spawnSync("podman", [...PODMAN, "logs", NAME], { encoding: "utf8", env: toolEnv() }).stderr;
     expect(logs).toContain("/home/nonroot/functions/config.yaml");
     expect(run("podman", [...PODMAN, "exec", NAME, "/function-runner", "version"])).toStartWith("function-runner ");
+    // Porch v4.1.2's paths: its probe and server at the root.
+    const v4probe = spawnSync("podman", [...PODMAN, "exec", NAME, "/grpc-health-probe", "-addr", `localhost:${grpcPort}`], { encoding: "utf8", env: toolEnv() });
+    expect(v4probe.status).toBe(0);
+    expect(run("podman", [...PODMAN, "exec", NAME, "/server", "version"])).toStartWith("function-runner ");
   }, 60_000);
 
   test("serves /healthz, /readyz and a resolve against the test registry", async () => {
