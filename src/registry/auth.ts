@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
 import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { anonymous, type Credential, type CredentialProvider } from "../auth/credential.ts";
@@ -60,7 +61,7 @@ function credentialFingerprint(c: Credential): string {
  * realm (token + manifest + config).
  */
 export class RegistryAuth {
-  private readonly challenges = new Map<string, Challenge>();
+  private readonly challenges = new BoundedMap<string, Challenge>(MEMO_MAX_ENTRIES);
   readonly tokens: TokenCache;
 
   constructor(private readonly deps: AuthDeps) {

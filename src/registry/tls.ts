@@ -10,6 +10,7 @@
  * (registryAgent). Upstream replaced the system roots with the CA and had
  * no plain-HTTP step; both are fixed here.
  */
+import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
 import type { Agent } from "./undici.ts";
 import type { RunnerError } from "../errors.ts";
 import { silentLogger, type Logger } from "../log.ts";
@@ -58,7 +59,7 @@ export class TlsChainTransport implements Transport {
   private readonly system: Agent = registryAgent();
   private readonly insecure: ReadonlySet<string>;
   private readonly log: Logger;
-  private readonly remembered = new Map<string, RouteStep>();
+  private readonly remembered = new BoundedMap<string, RouteStep>(MEMO_MAX_ENTRIES);
   private readonly retired = new Set<Agent>();
   private mounted: MountedState | undefined;
   private loading: Promise<MountedState> | undefined;

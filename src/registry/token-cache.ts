@@ -1,3 +1,5 @@
+import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
+
 /** A bearer token and when to stop using it. */
 export interface CachedToken {
   value: string;
@@ -19,7 +21,7 @@ export function tokenExpiry(receivedAt: number, expiresInSeconds: number | undef
  * (containerd caches them, so one bad moment locks a repository out).
  */
 export class TokenCache {
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens = new BoundedMap<string, CachedToken>(MEMO_MAX_ENTRIES);
   private readonly inflight = new Map<string, Promise<CachedToken>>();
 
   constructor(private readonly now: () => number = Date.now) {}

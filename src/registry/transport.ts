@@ -1,4 +1,5 @@
 import { rootCertificates } from "node:tls";
+import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
 import type { Dispatcher } from "undici-real";
 import { Agent } from "./undici.ts";
 import { isLoopbackRegistry, normaliseRegistry, type ImageReference } from "../image/reference.ts";
@@ -101,7 +102,7 @@ export function registryAgent(tls: { extraCAs?: readonly string[] } = {}): Agent
 export class DefaultTransport implements Transport {
   private readonly agent: Agent;
   private readonly insecure: ReadonlySet<string>;
-  private readonly preferred = new Map<string, RouteStep>();
+  private readonly preferred = new BoundedMap<string, RouteStep>(MEMO_MAX_ENTRIES);
 
   constructor(opts: { insecureRegistries?: readonly string[]; extraCAs?: readonly string[] } = {}) {
     this.insecure = new Set((opts.insecureRegistries ?? []).map(normaliseRegistry));
