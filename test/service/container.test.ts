@@ -22,7 +22,8 @@ const tools = requireTool("buildah", "podman", "runc", "mmdebstrap");
 
 const STORAGE = ["--storage-driver", "vfs"];
 const PODMAN = [...STORAGE, "--runtime", "runc", "--cgroup-manager", "cgroupfs"];
-const IMAGE = "localhost/function-runner:test";
+// Per test process: concurrent runs (other checkouts) share the image store, and `rmi -f` of a shared name removes their containers too.
+const IMAGE = `localhost/function-runner:test-${process.pid}`;
 const BUILD_BASE = "localhost/function-runner-build-base:bookworm";
 const NAME = `function-runner-test-${process.pid}`;
 
