@@ -1,5 +1,7 @@
+import type { Output } from "../config/schema.ts";
 import { formatReference } from "../image/reference.ts";
 import type { Runner } from "../runner.ts";
+import { render } from "./output.ts";
 import { table } from "./resolve.ts";
 
 export interface Explanation {
@@ -29,10 +31,9 @@ export async function explain(runner: Runner, input: string): Promise<Explanatio
   return { input, image: formatReference(ref), registry: ref.registry, repository: ref.repository, auth, pullSecret, transport };
 }
 
-export async function explainCommand(runner: Runner, input: string, json: boolean): Promise<string> {
+export async function explainCommand(runner: Runner, input: string, output: Output): Promise<string> {
   const e = await explain(runner, input);
-  if (json) return JSON.stringify(e, null, 2);
-  return table([
+  return render(output, e, () => table([
     ["image", e.image === e.input ? e.image : `${e.image} (from ${e.input})`],
     ["registry", e.registry],
     ["strategy", e.auth.strategy],
@@ -40,5 +41,5 @@ export async function explainCommand(runner: Runner, input: string, json: boolea
     ["credentials", e.auth.source],
     ["pull secret", e.pullSecret],
     ["transport", e.transport.detail],
-  ]);
+  ]));
 }

@@ -9,7 +9,9 @@
  */
 import { stringify } from "yaml";
 import type { PodSpecAnswer } from "../kube/runtime.ts";
+import type { Output } from "../config/schema.ts";
 import type { Runner } from "../runner.ts";
+import { render } from "./output.ts";
 
 export function formatPodSpec(a: PodSpecAnswer, kube: { available: boolean; reason: string }): string {
   const secret = a.secret.name === null ? a.secret.action : `Secret ${a.secret.name}: ${a.secret.action}`;
@@ -25,9 +27,9 @@ export function formatPodSpec(a: PodSpecAnswer, kube: { available: boolean; reas
   return `${comments.join("\n")}\n${stringify(a.pod, { lineWidth: 0 })}---\n${stringify(a.service, { lineWidth: 0 })}`.trimEnd();
 }
 
-export async function podspecCommand(runner: Runner, image: string, json: boolean): Promise<string> {
+/** `-o json|yaml`: the answer plus the Kubernetes status; the default text is commented YAML for kubectl. */
+export async function podspecCommand(runner: Runner, image: string, output: Output): Promise<string> {
   const answer = await runner.kube.podSpec(image, { allowInline: true });
   const status = runner.kube.status();
-  if (json) return JSON.stringify({ ...answer, kubernetes: status }, null, 2);
-  return formatPodSpec(answer, status);
+  return render(output, { ...answer, kubernetes: status }, () => formatPodSpec(answer, status));
 }

@@ -1,13 +1,16 @@
+import type { Output } from "../config/schema.ts";
 import { parsePlatform } from "../image/manifest.ts";
+import { resolveAnswer } from "../image/resolve-answer.ts";
 import type { Resolution } from "../image/resolver.ts";
 import { formatStep } from "../registry/transport.ts";
 import type { Runner } from "../runner.ts";
+import { render } from "./output.ts";
 
 /** Rows of `key: value`, aligned. */
 export const table = (rows: ReadonlyArray<readonly [string, string]>): string =>
   rows.map(([k, v]) => `${`${k}:`.padEnd(13)}${v}`).join("\n");
 
-/** Human-readable form of a resolution; `--json` prints the record plus how it was fetched. */
+/** Human-readable form of a resolution; `-o json|yaml` print the resolve answer (src/image/resolve-answer.ts). */
 export function formatResolution(r: Resolution): string {
   const m = r.metadata;
   return table([
@@ -22,7 +25,7 @@ export function formatResolution(r: Resolution): string {
 }
 
 /** `platform`: an explicit --platform, which a single-platform image must match (NO_MATCHING_PLATFORM). */
-export async function resolveCommand(runner: Pick<Runner, "resolver">, image: string, json: boolean, platform?: string): Promise<string> {
+export async function resolveCommand(runner: Pick<Runner, "resolver">, image: string, output: Output, platform?: string): Promise<string> {
   const r = await runner.resolver.resolve(image, platform === undefined ? undefined : parsePlatform(platform));
-  return json ? JSON.stringify({ ...r.metadata, auth: r.auth, ...(r.transport ? { transport: r.transport } : {}) }, null, 2) : formatResolution(r);
+  return render(output, resolveAnswer(image, r), () => formatResolution(r));
 }

@@ -1,128 +1,75 @@
-import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { existsSync } from "node:fs";
+import type { z } from "zod";
 import { FlagError, scanArgs } from "./flags.ts";
+import { AUTH_SECRET_CODE_PATH, AUTH_SECRET_DOCS_PATH, ConfigSchema, FLAGS, flagsOf, RUNTIMES, type Command, type Runtime } from "./schema.ts";
+import { closest } from "./suggest.ts";
 
-const bool = z.enum(["true", "false", "1", "0", "True", "False"]).transform((v) => v === "true" || v === "1" || v === "True");
-const port = z.coerce.number().int().min(0).max(65535);
-const duration = z.string().transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 30m, 1h, 10s)` });
-    return z.NEVER;
-  }
-  return ms;
-});
-const list = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0));
-const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, "must be os/arch or os/arch/variant, e.g. linux/amd64");
-const level = z.enum(["debug", "info", "warn", "error"]);
+export { ConfigSchema } from "./schema.ts";
 
-/** Every flag, with Porch's names and defaults (docs/flags.md; where they differ, docs/porch-differences.md). */
-export const ConfigSchema = z.object({
-  port: port.default(9445),
-  "http-port": port.default(9080),
-  "pod-namespace": z.string().min(1).default("porch-fn-system"),
-  "default-image-prefix": z.string().min(1).default("ghcr.io/kptdev/krm-functions-catalog/"),
-  "default-registries": list.default([]),
-  "enable-private-registries": bool.default(false),
-  "registry-auth-secret-path": z.string().min(1).default("/var/tmp/auth-secret/.dockerconfigjson"),
-  "registry-auth-secret-name": z.string().min(1).default("auth-secret"),
-  "enable-private-registries-tls": bool.default(false),
-  "tls-secret-path": z.string().min(1).default("/var/tmp/tls-secret/"),
-  "max-request-body-size": z.coerce.number().int().positive().default(6291456),
-  "pod-ttl": duration.default(30 * 60_000),
-  "scan-interval": duration.default(60_000),
-  "max-parallel-pods-per-function": z.coerce.number().int().min(1).default(1),
-  "max-waitlist-length": z.coerce.number().int().min(0).default(2),
-  "max-pending-evaluations": z.coerce.number().int().min(1).default(1000),
-  "pod-address-mode": z.enum(["service", "pod-ip"]).default("service"),
-  "pod-dns-suffix": z.string().default("svc.cluster.local"),
-  "pod-ready-timeout": duration.default(60_000),
-  "disable-runtimes": list.pipe(z.array(z.enum(["exec", "pod"]))).default([]),
-  functions: z.string().default("./functions"),
-  platform: platform.default("linux/amd64"),
-  "insecure-registries": list.default([]),
-  kubeconfig: z.string().optional(),
-  "docker-config": z.string().optional(),
-  "tag-metadata-ttl": duration.optional(),
-  "image-cache-max-entries": z.coerce.number().int().min(1).default(10_000),
-  "image-cache-max-bytes": z.coerce.number().int().min(4096).default(64 << 20),
-  "registry-request-timeout": duration.default(30_000),
-  "resolve-timeout": duration.default(120_000),
-  "registry-max-connections": z.coerce.number().int().min(1).default(128),
-  "registry-max-connections-per-host": z.coerce.number().int().min(1).default(16),
-  "log-level": level.default("info"),
-  "access-log": bool.default(false),
-  "listen-address": z.string().min(1).default("0.0.0.0"),
-  "http-auth-token-file": z.string().min(1).optional(),
-  "shutdown-timeout": duration.default(20_000),
-  json: bool.default(false),
-  help: bool.default(false),
-});
-export type Config = z.infer<typeof ConfigSchema>;
-
-const BOOLEANS: ReadonlySet<string> = new Set(["enable-private-registries", "enable-private-registries-tls", "access-log", "json", "help"]);
-const KNOWN: ReadonlySet<string> = new Set([...Object.keys(ConfigSchema.shape), "h"]);
+/** Validated flags. `disable-runtimes` holds only runtimes we have (others are warnings). */
+export type Config = Omit<z.output<typeof ConfigSchema>, "disable-runtimes"> & { "disable-runtimes": Runtime[] };
 
 export interface ParsedCommandLine {
   config: Config;
   positionals: string[];
   rest: string[];
-  /** Flags given on the command line (not defaulted): e.g. an explicit --platform is a requirement. */
+  /** Flags given on the command line (the rest have their defaults). */
   given: ReadonlySet<string>;
+  /** Accepted but worth saying, e.g. an unknown runtime in --disable-runtimes (Porch ignores those). */
+  warnings: string[];
 }
 
-/** argv (without the runtime and script) → validated config; FlagError names the offending flag. */
-export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
-  const scanned = scanArgs(argv, KNOWN, new Set([...BOOLEANS, "h"]));
-  if (scanned.flags.h !== undefined) {
-    scanned.flags.help = scanned.flags.h;
-    delete scanned.flags.h;
-  }
+export interface ParseOptions {
+  /** Which command's flags are accepted (default: serve's). */
+  command?: Command;
+  /** Existence check for the default auth-secret mount (tests pass their own). */
+  exists?: (path: string) => boolean;
+}
+
+const isRuntime = (v: string): v is Runtime => (RUNTIMES as readonly string[]).includes(v);
+
+/**
+ * Porch's code mounts the auth secret at /var/tmp/config-secret/, its docs at
+ * /var/tmp/auth-secret/: when the flag is not given, the one that exists wins
+ * (the code's when both or neither do).
+ */
+export function defaultAuthSecretPath(exists: (path: string) => boolean): string {
+  return !exists(AUTH_SECRET_CODE_PATH) && exists(AUTH_SECRET_DOCS_PATH) ? AUTH_SECRET_DOCS_PATH : AUTH_SECRET_CODE_PATH;
+}
+
+/** One line: what is wrong, and the nearest flag of this command. */
+export function unknownFlagMessage(name: string, command: Command): string {
+  const elsewhere = FLAGS.find((f) => f.name === name);
+  if (elsewhere !== undefined) return `flag --${name} is not accepted by ${command} (it is a flag of ${elsewhere.commands.join(", ")})`;
+  const guess = closest(name, flagsOf(command).map((f) => f.name));
+  return `unknown flag --${name}${guess === undefined ? "" : `; did you mean --${guess}?`}`;
+}
+
+/** argv (without the runtime, script and command) → validated config; FlagError names the offending flag. */
+export function parseCommandLine(argv: readonly string[], opts: ParseOptions = {}): ParsedCommandLine {
+  const command = opts.command ?? "serve";
+  const own = flagsOf(command);
+  const aliases: Record<string, string> = {};
+  for (const f of own) if (f.short !== undefined) aliases[f.short] = f.name;
+  const scanned = scanArgs(
+    argv,
+    new Set(own.map((f) => f.name)),
+    new Set(own.filter((f) => f.boolean).map((f) => f.name)),
+    { aliases, unknown: (name) => unknownFlagMessage(name, command) },
+  );
   const parsed = ConfigSchema.safeParse(scanned.flags);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const flag = String(issue?.path[0] ?? "?");
     throw new FlagError(flag, `invalid value for --${flag}: ${issue?.message ?? "invalid"}`);
   }
-  return { config: parsed.data, positionals: scanned.positionals, rest: scanned.rest, given: new Set(Object.keys(scanned.flags)) };
+  const given = new Set(Object.keys(scanned.flags));
+  const warnings: string[] = [];
+  const requested = parsed.data["disable-runtimes"];
+  const unknown = requested.filter((r) => !isRuntime(r));
+  if (unknown.length > 0) warnings.push(`--disable-runtimes: ignoring unknown runtime ${unknown.map((u) => `"${u}"`).join(", ")} (known: ${RUNTIMES.join(", ")})`);
+  const config: Config = { ...parsed.data, "disable-runtimes": requested.filter(isRuntime) };
+  if (config.json) config.output = "json";
+  if (!given.has("registry-auth-secret-path")) config["registry-auth-secret-path"] = defaultAuthSecretPath(opts.exists ?? existsSync);
+  return { config, positionals: scanned.positionals, rest: scanned.rest, given, warnings };
 }
-
-export const FLAG_HELP: ReadonlyArray<[string, string]> = [
-  ["--port", "gRPC port for Porch's FunctionEvaluator (9445)"],
-  ["--http-port", "HTTP API, health and metrics port (9080)"],
-  ["--pod-namespace", "namespace of function pods and the pull secret (porch-fn-system)"],
-  ["--default-image-prefix", "prefix for short function names (ghcr.io/kptdev/krm-functions-catalog/)"],
-  ["--default-registries", "extra comma-separated prefixes that use the default keychain"],
-  ["--enable-private-registries", "use the mounted Docker config for non-default registries (false)"],
-  ["--registry-auth-secret-path", "mounted Docker config JSON (/var/tmp/auth-secret/.dockerconfigjson)"],
-  ["--registry-auth-secret-name", "pull secret created in the pod namespace (auth-secret)"],
-  ["--enable-private-registries-tls", "trust the CA in --tls-secret-path for private registries (false)"],
-  ["--tls-secret-path", "directory holding ca.crt or ca.pem (/var/tmp/tls-secret/)"],
-  ["--max-request-body-size", "largest accepted request body / gRPC message in bytes (6291456)"],
-  ["--pod-ttl", "idle time before a function pod is reclaimed (30m)"],
-  ["--scan-interval", "garbage-collection interval (1m)"],
-  ["--max-parallel-pods-per-function", "most pods started for one function image (1)"],
-  ["--max-waitlist-length", "per-pod load (waiting + running calls) at which another pod is started (2)"],
-  ["--max-pending-evaluations", "per image: calls waiting for pods to start beyond this are refused (1000)"],
-  ["--pod-address-mode", "how function pods are dialled: service (DNS name) or pod-ip (service)"],
-  ["--pod-dns-suffix", "cluster DNS suffix of function services (svc.cluster.local)"],
-  ["--pod-ready-timeout", "how long a new function pod may take to become ready (60s)"],
-  ["--disable-runtimes", "comma list of runtimes to disable: exec,pod"],
-  ["--functions", "directory with config.yaml mapping images to local binaries (./functions)"],
-  ["--platform", "platform picked from image indexes (linux/amd64)"],
-  ["--insecure-registries", "comma list of registries that may be reached over plain HTTP with credentials"],
-  ["--kubeconfig", "kubeconfig file (else in-cluster, else $KUBECONFIG / ~/.kube/config)"],
-  ["--docker-config", "Docker config JSON with registry credentials for this process"],
-  ["--tag-metadata-ttl", "expire cached metadata of tag references after this long (never)"],
-  ["--image-cache-max-entries", "most image metadata records kept; least recently used evicted first (10000)"],
-  ["--image-cache-max-bytes", "most estimated bytes of image metadata kept (67108864)"],
-  ["--registry-request-timeout", "total time for one registry request, headers and whole body (30s)"],
-  ["--resolve-timeout", "total time for resolving one image: every request, retry and fallback (2m)"],
-  ["--registry-max-connections", "registry requests in flight at once, all hosts together; more wait (128)"],
-  ["--registry-max-connections-per-host", "registry requests in flight to one host; more wait (16)"],
-  ["--log-level", "debug, info, warn or error (info)"],
-  ["--access-log", "log every HTTP request at info (false: at debug; 5xx answers always at warn)"],
-  ["--listen-address", "address the gRPC and HTTP servers bind (0.0.0.0)"],
-  ["--http-auth-token-file", "file holding a bearer token the HTTP API requires (probes and /metrics stay open; none)"],
-  ["--shutdown-timeout", "on SIGTERM, how long in-flight calls may take before the process exits (20s)"],
-];

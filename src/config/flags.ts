@@ -1,7 +1,8 @@
 /**
  * Go-style flag scanning (Porch's flags are Go flags): `--name value`,
- * `--name=value`, `-name value`, booleans bare or `=true|false`. Typing and
- * validation happen in the zod schema; this only splits argv.
+ * `--name=value`, `-name value`, `-name=value`, booleans bare or
+ * `=true|false`. Typing and validation happen in the zod schema; this only
+ * splits argv.
  */
 export interface ScannedArgs {
   flags: Record<string, string>;
@@ -17,7 +18,14 @@ export class FlagError extends Error {
   }
 }
 
-export function scanArgs(argv: readonly string[], known: ReadonlySet<string>, booleans: ReadonlySet<string>): ScannedArgs {
+export interface ScanOptions {
+  /** Short names to long ones (`o` → `output`). */
+  aliases?: Readonly<Record<string, string>>;
+  /** The message for an unknown flag (e.g. with a suggestion). */
+  unknown?: (name: string) => string;
+}
+
+export function scanArgs(argv: readonly string[], known: ReadonlySet<string>, booleans: ReadonlySet<string>, opts: ScanOptions = {}): ScannedArgs {
   const flags: Record<string, string> = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -29,8 +37,9 @@ export function scanArgs(argv: readonly string[], known: ReadonlySet<string>, bo
     }
     const body = arg.replace(/^--?/, "");
     const eq = body.indexOf("=");
-    const name = eq === -1 ? body : body.slice(0, eq);
-    if (!known.has(name)) throw new FlagError(name, `unknown flag --${name}`);
+    const written = eq === -1 ? body : body.slice(0, eq);
+    const name = opts.aliases?.[written] ?? written;
+    if (!known.has(name)) throw new FlagError(written, opts.unknown?.(written) ?? `unknown flag --${written}`);
     if (eq !== -1) {
       flags[name] = body.slice(eq + 1);
     } else if (booleans.has(name)) {

@@ -1,48 +1,14 @@
 /**
- * The body of POST /v1/images/resolve (docs/http-api.md), and a memo of its JSON
- * for cache hits: a hit answers the same bytes every time, and serializing
- * the record is the largest cost left on the hit path (bench/http.ts).
+ * A memo of the POST /v1/images/resolve body (the schema is
+ * src/image/resolve-answer.ts, shared with the CLI) for cache hits: a hit
+ * answers the same bytes every time, and serializing the record is the
+ * largest cost left on the hit path (bench/http.ts).
  */
 import type { Resolution } from "../image/resolver.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
+import { resolveAnswer } from "../image/resolve-answer.ts";
 
-export interface ResolveAnswer {
-  image: string;
-  resolved: string;
-  registry: string;
-  repository: string;
-  digest: string;
-  platformDigest: string;
-  mediaType: string;
-  entrypoint: string[];
-  cmd: string[] | null;
-  configEntrypoint: string[] | null;
-  platform: string;
-  cached: boolean;
-  /** `source` names where credentials came from, never what they are. */
-  auth: { strategy: string; source: string; reason: string };
-  transport: string | null;
-}
-
-export function resolveAnswer(image: string, r: Resolution): ResolveAnswer {
-  const m = r.metadata;
-  return {
-    image,
-    resolved: m.reference,
-    registry: m.registry,
-    repository: m.repository,
-    digest: m.digest,
-    platformDigest: m.platformDigest,
-    mediaType: m.mediaType,
-    entrypoint: m.entrypoint,
-    cmd: m.configCmd,
-    configEntrypoint: m.configEntrypoint,
-    platform: m.platform,
-    cached: r.cached,
-    auth: { strategy: r.auth.strategy, source: r.auth.source, reason: r.auth.reason },
-    transport: r.transport ?? null,
-  };
-}
+export { resolveAnswer, type ResolveAnswer } from "../image/resolve-answer.ts";
 
 interface Memo {
   image: string;

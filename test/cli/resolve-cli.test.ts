@@ -3,6 +3,7 @@ import { pushImage, pushIndex } from "../support/push.ts";
 import { startProxy, type TestProxy } from "../support/proxy.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { basicAuth, dockerConfigFile } from "../registry/helpers.ts";
+import { ResolveAnswer } from "../../src/image/resolve-answer.ts";
 import { ensureBinary, runBinary } from "./binary.ts";
 
 let reg: TestRegistry;
@@ -37,12 +38,14 @@ describe("function-runner resolve (compiled binary)", () => {
     expect(r.stdout).toContain('["/bin/fn","run"]');
   });
 
-  test("--json prints the record", async () => {
+  test("--json prints the resolve answer (the HTTP API's schema)", async () => {
     const r = await runBinary(["resolve", "--json", `${reg.host}/cli/fn:v1`]);
     expect(r.code).toBe(0);
     const rec = JSON.parse(r.stdout);
+    expect(ResolveAnswer.strict().parse(rec)).toEqual(rec);
     expect(rec).toMatchObject({
-      reference: `${reg.host}/cli/fn:v1`,
+      image: `${reg.host}/cli/fn:v1`,
+      resolved: `${reg.host}/cli/fn:v1`,
       registry: reg.host,
       repository: "cli/fn",
       digest: pushed.digest,
@@ -50,7 +53,9 @@ describe("function-runner resolve (compiled binary)", () => {
       platform: "linux/amd64",
       entrypoint: ["/bin/fn", "run"],
       configEntrypoint: ["/bin/fn", "run"],
-      configCmd: null,
+      cmd: null,
+      cached: false,
+      auth: { strategy: "default" },
     });
   });
 
@@ -67,10 +72,10 @@ describe("function-runner resolve (compiled binary)", () => {
     expect(r.stderr).toContain(`${reg.host}/cli/fn:nope`);
   });
 
-  test("an invalid reference: exit 1 INVALID_REFERENCE", async () => {
+  test("an invalid reference is invalid input: exit 2, one line with INVALID_REFERENCE", async () => {
     const r = await runBinary(["resolve", "UPPER/case"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("INVALID_REFERENCE");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: INVALID_REFERENCE: [^\n]*UPPER\/case[^\n]*\n$/);
   });
 
   test("an invalid flag: exit 2 naming the flag", async () => {

@@ -109,6 +109,6 @@ describe("function-runner podspec (compiled binary)", () => {
   test("podspec takes exactly one IMAGE", async () => {
     const r = await runBinary(["podspec"], env());
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("podspec takes exactly one IMAGE");
+    expect(r.stderr).toBe("function-runner podspec: takes exactly one IMAGE (see function-runner podspec --help)\n");
   });
 });
