@@ -100,7 +100,7 @@ describe("Porch's flags (func/server/server.go, HEAD and v4.1.2)", () => {
     const level = (v: string) => parse(["--log-level", v]).config["log-level"];
     expect([0, 1, 2].map((n) => level(String(n)))).toEqual(["info", "info", "info"]);
     expect([3, 4, 5].map((n) => level(String(n)))).toEqual(["debug", "debug", "debug"]);
-    for (const name of ["debug", "info", "warn", "error"]) expect(level(name)).toBe(name);
+    for (const name of ["debug", "info", "warn", "error"]) expect<string>(level(name)).toBe(name);
     expect(flagError(["--log-level", "loud"]).message).toContain("--log-level");
     expect(flagError(["--log-level=-1"]).flag).toBe("log-level");
   });
@@ -220,7 +220,7 @@ describe("the schema is the one source of help and boolean handling", () => {
       expect(f.help.length).toBeGreaterThan(10);
       expect(f.commands.length).toBeGreaterThan(0);
     }
-    expect(FLAGS.filter((f) => f.boolean).map((f) => f.name).sort()).toEqual(
+    expect(FLAGS.filter((f) => f.boolean).map((f): string => f.name).sort()).toEqual(
       ["access-log", "enable-private-registries", "enable-private-registries-tls", "help", "json", "verbose", "version", "warm-up-pod-cache"].sort(),
     );
   });
