@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
   if (first === "help") {
     const topic = argv[1] ?? "serve";
     if (!(COMMANDS as readonly string[]).includes(topic)) return usageError("help", `no command ${topic}; commands: ${COMMANDS.join(", ")}`);
-    process.stdout.write(`${commandHelp(topic as Command, outStyle())}\n`);
+    process.stdout.write(`${commandHelp(topic as Command, outStyle())}\n\n${EXIT_CODES}\n`);
     return 0;
   }
   if (first === "completion") {

@@ -100,7 +100,7 @@ describe("Porch's flags (func/server/server.go, HEAD and v4.1.2)", () => {
     const level = (v: string) => parse(["--log-level", v]).config["log-level"];
     expect([0, 1, 2].map((n) => level(String(n)))).toEqual(["info", "info", "info"]);
     expect([3, 4, 5].map((n) => level(String(n)))).toEqual(["debug", "debug", "debug"]);
-    for (const name of ["debug", "info", "warn", "error"]) expect<string>(level(name)).toBe(name);
+    for (const name of ["debug", "info", "warn", "error"]) expect(level(name) as string).toBe(name);
     expect(flagError(["--log-level", "loud"]).message).toContain("--log-level");
     expect(flagError(["--log-level=-1"]).flag).toBe("log-level");
   });
