@@ -177,7 +177,7 @@ export const ConfigSchema = z.object({
   }),
   // Ours.
   "http-port": m(port.prefault("9080"), { help: "HTTP API, health and metrics port", commands: SERVE }),
-  "access-log": m(bool.prefault("false"), { help: "log every HTTP request at info (false: at debug; 5xx answers always at warn)", commands: SERVE }),
+  "access-log": m(bool.prefault("false"), { help: "a JSON line per HTTP request at info; otherwise requests are logged at debug and 5xx answers at warn (docs/benchmarks.md)", commands: SERVE }),
   "http-auth-token-file": m(z.string().min(1).optional(), {
     help: "file holding a bearer token the HTTP API requires (probes and /metrics stay open)",
     commands: SERVE,
