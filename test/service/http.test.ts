@@ -195,7 +195,7 @@ describe("pods and evaluation", () => {
     expect(body.pod.spec.containers.find((c) => c.name === "function")?.image).toStartWith(`${reg.host}/fn/set-labels@sha256:`);
     // The same answer as the CLI's podspec --json.
     const { podspecCommand } = await import("../../src/cli/podspec.ts");
-    const cli = JSON.parse(await podspecCommand(svc.runner, image, true)) as Record<string, unknown>;
+    const cli = JSON.parse(await podspecCommand(svc.runner, image, "json")) as Record<string, unknown>;
     expect(body).toEqual(JSON.parse(JSON.stringify(cli)));
   });
 
