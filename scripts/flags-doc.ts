@@ -87,7 +87,16 @@ explained with the behaviour they tune in [evaluation.md](evaluation.md#the-pod-
 
 ## \`wrapper-server\`
 
-The function pods' wrapper server has its own flags (Porch's wrapper-server set): \`function-runner
-wrapper-server --help\` lists them; see [evaluation.md](evaluation.md#the-wrapper-server).
+The function pods' wrapper server has its own flags (Porch's wrapper-server set, src/wrapper/flags.ts);
+\`function-runner wrapper-server --help\` lists them too. See [evaluation.md](evaluation.md#the-wrapper-server).
+
+| flag | default | meaning |
+|---|---|---|
+| \`--port\` | \`9446\` | gRPC port of the wrapper server in a function pod |
+| \`--max-request-body-size\` | \`6291456\` | largest gRPC message, bytes |
+| \`--verbosity\` | \`2\` | Porch's log verbosity; 4 or more logs at debug |
+| \`--log-level\` | | \`debug\`, \`info\`, \`warn\` or \`error\` (overrides \`--verbosity\`) |
+| \`--listen-address\` | \`0.0.0.0\` | address to bind |
+| \`--shutdown-timeout\` | \`10s\` | on SIGTERM, how long in-flight calls may take |
 `;
 }
