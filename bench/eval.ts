@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     out(`  TARGET p50 ≤ ${TARGET.p50}× direct: ${fmt(o.p50 / p.p50)}× ${mark(o.p50 / p.p50 <= TARGET.p50)}`);
     out(`  TARGET ≥ ${TARGET.rate} calls/s with ${CALLERS} concurrent callers (${SECONDS} s): ${fmt(rate, 0)} calls/s${failed > 0 ? ` (${failed} failed)` : ""} ${mark(rate >= TARGET.rate && failed === 0)}` +
       `   (direct spawn, ${CALLERS} at a time: ${fmt(peerRate, 0)}/s)`);
-    out("  pod evaluator cache-hit path vs a direct gRPC call to the wrapper: not measured (see bench/README.md)");
+    out("  pod evaluator cache-hit path vs a direct gRPC call to the wrapper: see bench/pod.ts");
   } finally {
     client.close();
     await s.stop();

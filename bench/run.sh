@@ -24,7 +24,7 @@ echo "versions: Bun $($BUN --version), $(/usr/bin/skopeo --version 2>/dev/null |
 echo
 
 status=0
-for b in http eval scale resolve; do
+for b in http eval pod scale resolve; do
   $BUN "bench/$b.ts" || status=1
   echo
 done
