@@ -122,9 +122,9 @@ describe("garbage collection", () => {
     const img = await world.push("hang", "gc-busy", [fixture("hang.sh"), join(dir, "pids")]);
     const clock = manualClock(Date.UTC(2030, 3, 1));
     const { pod } = await world.runner([], { clock });
-    const call = pod.evaluate(req(img.image, 1_500)).catch((e: Error & { code?: string }) => e);
+    const call = pod.evaluate(req(img.image, 6_000)).catch((e: Error & { code?: string }) => e);
     // Wait until the call runs on the pod.
-    for (let i = 0; i < 200 && (podsOf(img.digest)[0]?.status?.phase !== "Running" || pod.cache.allPools().every((p) => [...p.slots.values()].every((s) => s.inFlight === 0))); i++) {
+    for (let i = 0; i < 250 && (podsOf(img.digest)[0]?.status?.phase !== "Running" || pod.cache.allPools().every((p) => [...p.slots.values()].every((s) => s.inFlight === 0))); i++) {
       await Bun.sleep(20);
     }
     clock.advance(TTL + MIN);
