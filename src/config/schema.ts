@@ -121,7 +121,7 @@ export const ConfigSchema = z.object({
   "pod-ttl": m(duration.prefault("30m"), { help: "idle time before a function pod is reclaimed", commands: POD, porch: "HEAD, v4.1.2" }),
   "scan-interval": m(duration.prefault("1m"), { help: "interval between garbage-collection scans of function pods", commands: SERVE, porch: "HEAD, v4.1.2" }),
   "function-pod-template": m(z.string().min(1).optional(), {
-    help: "ConfigMap in the pod namespace holding the function pod `template` and `serviceTemplate`",
+    help: "ConfigMap in the runner's own namespace (porch-system outside a cluster) holding the function pod `template` and `serviceTemplate`",
     commands: POD,
     porch: "v4.1.2",
     value: "name",

@@ -100,7 +100,19 @@ export async function startPodWorld(opts: WorldOptions = {}): Promise<PodWorld> 
       return { image: `${reg.host}/fns/${name}:${tag}`, digest };
     },
     async runner(args = [], overrides = {}, extra = {}) {
-      const { config } = parseCommandLine(["--kubeconfig", kubeconfig, "--pod-namespace", NS, "--pod-address-mode", "pod-ip", "--functions", "/nonexistent", ...args]);
+      // Warm-up off unless a test turns it on: Porch's FunctionConfigs name catalog images on ghcr.io.
+      const { config } = parseCommandLine([
+        "--kubeconfig",
+        kubeconfig,
+        "--pod-namespace",
+        NS,
+        "--pod-address-mode",
+        "pod-ip",
+        "--functions",
+        "/nonexistent",
+        "--warm-up-pod-cache=false",
+        ...args,
+      ]);
       const logger = memoryLogger();
       const runner = createRunner(config, logger, {
         kube: {
@@ -113,8 +125,7 @@ export async function startPodWorld(opts: WorldOptions = {}): Promise<PodWorld> 
           ...extra.kube,
         },
         pod: { pollMs: 20, ...overrides },
-        // Warm-up off unless asked for: Porch's FunctionConfigs name catalog images on ghcr.io.
-        porch: extra.porch ?? { warmUp: false },
+        ...(extra.porch === undefined ? {} : { porch: extra.porch }),
       });
       if (extra.start === true) await runner.start?.();
       const pod = await runner.pod?.instance();

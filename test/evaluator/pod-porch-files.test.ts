@@ -58,6 +58,26 @@ describe("--config: v4.1.2's func/config.yaml", () => {
   });
 });
 
+describe("the flags as main.ts parses them (Go syntax)", () => {
+  test("-config and --warm-up-pod-cache=false reach the runtimes", async () => {
+    const dir = tempDir("fr-v4-flags-");
+    const config = join(dir, "config.yaml");
+    copyFileSync(join(PORCH, "v4.1.2-func-config.yaml"), config);
+    copyFileSync(fixture("exec-marker.sh"), join(dir, "set-namespace"));
+    const file = join(dir, "pod-cache-config.yaml");
+    writeFileSync(file, "gcr.io/kpt-fn/set-namespace:v0.2.0: 5m\n");
+    const { config: flags } = parseCommandLine(["-config", config, "--functions", dir, "--pod-cache-config", file, "--warm-up-pod-cache=false", "--disable-runtimes", "pod"]);
+    const runner = createRunner(flags, memoryLogger(), { kube: { env: {}, homeDir: "" } });
+    try {
+      await runner.start?.();
+      const r = await runner.evaluator?.evaluate(req("gcr.io/kpt-fn/set-namespace:v0.2.0"));
+      expect(decode(r?.log ?? new Uint8Array())).toContain(MARKER);
+    } finally {
+      await runner.close();
+    }
+  });
+});
+
 describe("--pod-cache-config with --warm-up-pod-cache", () => {
   test("each image gets its pod at start-up under its fixed name; the file's TTL is its reclaim-after, a bad TTL falls back to --pod-ttl", async () => {
     const a = await world.push("warm-a", "v1", [fixture("set-namespace.sh")]);
@@ -93,15 +113,19 @@ describe("--pod-cache-config with --warm-up-pod-cache", () => {
     }
   });
 
-  test("without --warm-up-pod-cache nothing is started", async () => {
+  test("the flags: --warm-up-pod-cache=false starts nothing; -warm-up-pod-cache (Go's bare boolean) warms", async () => {
     const c = await world.push("warm-c", "v1", [fixture("set-namespace.sh")]);
     const file = join(tempDir("fr-pcc-"), "pod-cache-config.yaml");
     writeFileSync(file, `${c.image}: 5m\n`);
     const creates = world.podCreates();
-    const { runner } = await world.runner([], {}, { porch: { podCacheConfig: file, warmUp: false }, start: true });
-    expect(await runner.pod?.warming()).toEqual([]);
+    const off = await world.runner(["--pod-cache-config", file, "--warm-up-pod-cache=false"], {}, { start: true });
+    expect(await off.runner.pod?.warming()).toEqual([]);
     expect(world.podCreates()).toBe(creates);
-    await runner.close();
+    await off.close();
+    const on = await world.runner(["-pod-cache-config", file, "-warm-up-pod-cache"], {}, { start: true });
+    expect(await on.runner.pod?.warming()).toEqual([c.image]);
+    expect(world.podCreates()).toBe(creates + 1);
+    await on.close();
   });
 });
 

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
+import { parseCommandLine } from "../../src/config/config.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const DEPLOY = join(ROOT, "deploy");
@@ -47,6 +48,10 @@ describe("deploy/", () => {
     expect(c?.command).toContain("--warm-up-pod-cache=true");
     expect(c?.readinessProbe).toEqual({ exec: { command: ["/home/nonroot/grpc-health-probe", "-addr", "localhost:9445"] } });
     expect(d.spec.template.spec.serviceAccountName).toBe("porch-fn-runner");
+    // Its flags are ours too.
+    const parsed = parseCommandLine(c?.command.slice(1) ?? [], { exists: () => false });
+    expect(parsed.config["warm-up-pod-cache"]).toBe(true);
+    expect(parsed.config.functions).toBe("/home/nonroot/functions");
   });
 
   test("the Role is exactly Porch HEAD's porch-function-executor, bound to porch-fn-runner", () => {
