@@ -16,6 +16,7 @@ import { pushBlob, pushImage, pushRawManifest, sha256 } from "../support/push.ts
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { requireTool } from "../support/tools.ts";
 import { ensureBinary, postJson, ROOT } from "./helpers.ts";
+import { deploymentContainer } from "./porch-manifests.ts";
 
 // npm test installs these as root; without one, this file's tests are skipped (docs/testing.md).
 const tools = requireTool("buildah", "podman", "runc", "mmdebstrap");
@@ -193,6 +194,45 @@ describe.skipIf(!tools.ok)(tools.ok ? "container image" : `container image (skip
     expect(v4probe.status).toBe(0);
     expect(run("podman", [...PODMAN, "exec", NAME, "/server", "version"])).toStartWith("function-runner ");
   }, 60_000);
+
+  for (const [file, probeCommand, metrics] of [
+    ["head-2-function-runner.yaml", ["/home/nonroot/grpc-health-probe", "-addr", "localhost:9445"], true],
+    ["v4.1.2-2-function-runner.yaml", ["/grpc-health-probe", "-addr", "localhost:9445"], false],
+  ] as const) {
+    test(`Porch's Deployment (${file}): its command, environment and user, in a network of its own; the readiness probe as written passes inside`, () => {
+      const c = deploymentContainer(file);
+      const [entry, ...flags] = c.command ?? [];
+      const env = (c.env ?? []).flatMap((e) => ["-e", `${e.name}=${e.value ?? ""}`]);
+      const name = `${NAME}-porch`;
+      spawnSync("podman", [...PODMAN, "rm", "-f", name], { env: toolEnv() });
+      // --network none: only a loopback of its own, so Porch's fixed ports 9445 and 9464 are free.
+      run("podman", [
+        ...PODMAN, "run", "-d", "--name", name, "--network", "none", "--user", "10001:10001",
+        "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
+        "--entrypoint", entry ?? "", ...env, IMAGE, ...flags,
+      ]);
+      try {
+        const probe = c.readinessProbe?.exec?.command ?? [];
+        expect(probe).toEqual([...probeCommand]);
+        let last: { status: number | null; stderr: string } = { status: null, stderr: "" };
+        for (let i = 0; i < 50 && last.status !== 0; i++) {
+          last = spawnSync("podman", [...PODMAN, "exec", name, ...probe], { encoding: "utf8", env: toolEnv() });
+          if (last.status !== 0) spawnSync("sleep", ["0.2"]);
+        }
+        const logs = spawnSync("podman", [...PODMAN, "logs", name], { encoding: "utf8", env: toolEnv() }).stderr;
+        expect({ code: last.status, stderr: last.stderr, logs: last.status === 0 ? "" : logs }).toEqual({ code: 0, stderr: "status: SERVING\n", logs: "" });
+        if (metrics) {
+          // The OTel exporter listens where the Deployment says, named as it says.
+          expect(logs).toContain('"metricsPort":9464');
+          expect(logs).toContain('"serviceName":"porch-function-runner"');
+        }
+        run("podman", [...PODMAN, "stop", "-t", "15", name], 60_000);
+        expect(run("podman", [...PODMAN, "inspect", "--format", "{{.State.ExitCode}}", name]).trim()).toBe("0");
+      } finally {
+        spawnSync("podman", [...PODMAN, "rm", "-f", "-t", "0", name], { env: toolEnv() });
+      }
+    }, 120_000);
+  }
 
   test("serves /healthz, /readyz and a resolve against the test registry", async () => {
     expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
