@@ -589,7 +589,7 @@ function summary(r: ModeResult): void {
     reqRow("ours, live token (other tag)", r.ip.live, [2, 3]);
     reqRow("ours, first image on a new client", r.ip.first, undefined, "  (no target: +1 for the 401 that teaches the challenge)");
     reqRow("CLI (a new client per process)", r.cli, undefined, "  (no target: as the line above)");
-    reqRow("skopeo pair", r.skopeo, undefined, "  (issue: 6 / 8 registry + 2 token = 8 / 10)");
+    reqRow("skopeo pair", r.skopeo, undefined, "  (expected for skopeo: 6 / 8 registry + 2 token = 8 / 10)");
   } else {
     reqRow("ours, anonymous, new repository", r.ip.subsequent, [2, 3]);
     reqRow("ours, anonymous, first image on a new client", r.ip.first, [2, 3]);
