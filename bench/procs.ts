@@ -2,19 +2,11 @@
 // RSS, and start → ready polling.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { PorchClient, SERVING } from "../test/evaluator/helpers.ts";
 import { liveChildren } from "./util.ts";
+import { freePort } from "../test/support/free-port.ts";
+export { freePort };
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
 
 /** Resident set size of a process in MB (VmRSS), NaN when it is gone. */
 export function rssMb(pid: number | undefined): number {

@@ -15,11 +15,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { HARNESS_TOOLS, requireTool } from "../support/tools.ts";
 import { anchors, type Fence, fences, relativeLinks } from "./markdown.ts";
+import { freePort } from "../support/free-port.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -36,17 +36,6 @@ const background = sh.filter((b) => b.tags.includes("keep-running"));
 const pinned = sh.filter((b) => b.tags.includes("pinned"));
 const runnable = sh.filter((b) => !b.tags.includes("keep-running") && !b.tags.includes("pinned"));
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = a !== null && typeof a === "object" ? a.port : 0;
-      srv.close(() => done(port));
-    });
-  });
-}
 
 /** The environment of a newcomer's shell, minus anything that could reach past loopback. */
 function isolatedEnv(home: string): Record<string, string> {

@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -17,6 +16,7 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { requireTool } from "../support/tools.ts";
 import { ensureBinary, postJson, ROOT } from "./helpers.ts";
 import { deploymentContainer } from "./porch-manifests.ts";
+import { freePort } from "../support/free-port.ts";
 
 // npm test installs these as root; without one, this file's tests are skipped (docs/testing.md).
 const tools = requireTool("buildah", "podman", "runc", "mmdebstrap");
@@ -66,15 +66,6 @@ function inContainer(pid: string, map: "uid_map" | "gid_map", hostId: number): n
   return undefined;
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
-    });
-  });
 
 /** The build stage's base, made from Debian packages when it is not in local storage (no registry pull here). */
 function ensureBuildBase(): void {

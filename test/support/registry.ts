@@ -11,7 +11,6 @@
 // whose line must show up; all sentinel lines are excluded from results.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, copyFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -19,6 +18,7 @@ import { Agent, request } from "undici-real";
 import { stringify } from "yaml";
 import { makeCA, makeServerCert, makeSigningCert } from "./certs.ts";
 import { startTokenServer, type TokenServer } from "./token-server.ts";
+import { freePort } from "./free-port.ts";
 
 export type RegistryMode = "http" | "tls-htpasswd" | "tls-token";
 
@@ -92,17 +92,6 @@ export function deepMerge(base: Record<string, unknown>, extra: Record<string, u
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = a !== null && typeof a === "object" ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

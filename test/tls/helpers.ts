@@ -2,7 +2,6 @@
 // Kubernetes `..data` symlink layout) and a client wired like src/runner.ts but with fast retries.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
@@ -18,6 +17,7 @@ import { RegistryClient } from "../../src/registry/client.ts";
 import { createTransport, PerImageTransport } from "../../src/registry/transport-select.ts";
 import { makeCA, makeServerCert, type CA } from "../support/certs.ts";
 import { dockerConfigFile, fastRetry } from "../registry/helpers.ts";
+import { freePort } from "../support/free-port.ts";
 
 export const scratch = (prefix: string): string => mkdtempSync(join(tmpdir(), `fr-tls-${prefix}-`));
 
@@ -157,13 +157,3 @@ export async function startTls11Server(): Promise<Tls11Server> {
   return { ca, port, served, stop: () => proc.kill("SIGKILL") };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(a !== null && typeof a === "object" ? a.port : 0));
-    });
-  });
-}
