@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync, statSync, readdirSync, writeFileSync, existsSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { anonymousProvider, type CredentialProvider } from "../src/auth/credential.ts";
+import { anonymousProvider, type CredentialProvider } from "../src/registry/credential.ts";
 import { FileCredentials } from "../src/auth/keychain.ts";
-import type { Platform } from "../src/image/manifest.ts";
-import { MetadataCache } from "../src/image/metadata-cache.ts";
+import type { Platform } from "../src/image/platform.ts";
+import { MetadataCache } from "../src/resolve/metadata-cache.ts";
 import { formatReference } from "../src/image/reference.ts";
-import { cacheKey, ImageResolver } from "../src/image/resolver.ts";
+import { cacheKey, ImageResolver } from "../src/resolve/resolver.ts";
 import { silentLogger } from "../src/log.ts";
 import { RegistryClient } from "../src/registry/client.ts";
 import { DefaultTransport } from "../src/registry/transport.ts";

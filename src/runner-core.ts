@@ -5,17 +5,17 @@
  * one-shot `resolve` uses this alone, so it loads neither prom-client nor the
  * evaluators (docs/benchmarks.md: the CLI's time is mostly module loading).
  */
-import type { CredentialProvider } from "./auth/credential.ts";
+import type { CredentialProvider } from "./registry/credential.ts";
 import { DefaultKeychain, FileCredentials } from "./auth/keychain.ts";
 import { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
-import { parsePlatform } from "./image/manifest.ts";
-import { MetadataCache } from "./image/metadata-cache.ts";
-import { ImageResolver } from "./image/resolver.ts";
+import { parsePlatform } from "./image/platform.ts";
+import { MetadataCache } from "./resolve/metadata-cache.ts";
+import { ImageResolver } from "./resolve/resolver.ts";
 import { KubeRuntime, type KubeRuntimeOptions } from "./kube/runtime.ts";
 import type { Logger } from "./log.ts";
 import { RegistryClient } from "./registry/client.ts";
-import { createTransport } from "./registry/transport-select.ts";
+import { createTransport } from "./resolve/transport-select.ts";
 import type { Transport } from "./registry/transport.ts";
 
 export interface ImageRuntime {

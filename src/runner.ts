@@ -4,14 +4,14 @@ import { buildEvaluation } from "./evaluator/build.ts";
 import { createPodRuntime, type PodRuntime, type PodRuntimeOverrides } from "./evaluator/pod.ts";
 import { type PorchFileFlags, type PorchRuntimeOptions, porchOptionsFrom } from "./evaluator/porch-options.ts";
 import type { FunctionEvaluator } from "./evaluator/types.ts";
-import type { MetadataCache } from "./image/metadata-cache.ts";
-import type { ImageResolver } from "./image/resolver.ts";
+import type { MetadataCache } from "./resolve/metadata-cache.ts";
+import type { ImageResolver } from "./resolve/resolver.ts";
 import type { Logger } from "./log.ts";
 import type { RegistryClient } from "./registry/client.ts";
 import type { KubeRuntime, KubeRuntimeOptions } from "./kube/runtime.ts";
 import { createImageRuntime } from "./runner-core.ts";
-import { createMetrics, type ServiceMetrics } from "./server/metrics.ts";
-import { otelMetricsFromEnv } from "./server/otel-env.ts";
+import { createMetrics, type ServiceMetrics } from "./metrics/metrics.ts";
+import { otelMetricsFromEnv } from "./metrics/otel-env.ts";
 import process from "node:process";
 
 /** The long-lived parts, wired from the configuration. */
@@ -62,7 +62,7 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
     onFallback: (from, to) => metrics.tlsFallbacks.inc({ from, to }),
   });
   const { kube, auth, client, cache, resolver, transport } = images;
-  // OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES label target_info (src/server/otel-env.ts).
+  // OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES label target_info (src/metrics/otel-env.ts).
   const metrics = createMetrics({ cache, registryRequests: client.stats, transport, resource: otelMetricsFromEnv(process.env).resource });
   // Exec runtime from --functions, then the pod runtime (loaded on first use), minus --disable-runtimes.
   const pod = config["disable-runtimes"].includes("pod") ? undefined : createPodRuntime({ config, logger, kube, resolver, overrides: overrides.pod, porch });

@@ -8,8 +8,8 @@
 import { spawn } from "node:child_process";
 import { z } from "zod";
 import { RunnerError } from "../errors.ts";
-import { secrets } from "./secrets.ts";
-import type { Credential } from "./credential.ts";
+import { secrets } from "../registry/secrets.ts";
+import type { Credential } from "../registry/credential.ts";
 
 export const DEFAULT_HELPER_TIMEOUT_MS = 5_000;
 /** Helpers answer with a few hundred bytes; more is a broken helper, not a credential. */

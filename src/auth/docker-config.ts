@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { RunnerError } from "../errors.ts";
-import type { Credential } from "./credential.ts";
+import type { Credential } from "../registry/credential.ts";
 
 /** One `auths` entry. Unknown fields (Docker Desktop adds some) are kept and ignored. */
 export const AuthEntry = z.looseObject({

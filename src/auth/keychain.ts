@@ -10,9 +10,9 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { anonymous, type Credential, type CredentialProvider, type ResolvedCredential } from "./credential.ts";
+import { anonymous, type Credential, type CredentialProvider, type ResolvedCredential } from "../registry/credential.ts";
 import { getFromCredentialHelper } from "./credential-helper.ts";
-import { secrets } from "./secrets.ts";
+import { secrets } from "../registry/secrets.ts";
 import {
   credentialFromConfig,
   credentialHelperSource,

@@ -1,4 +1,4 @@
-import type { CredentialProvider } from "./credential.ts";
+import type { CredentialProvider } from "../registry/credential.ts";
 import { decideAuth, type AuthDecision, type AuthStrategyOptions, type ImageRefLike } from "./strategy.ts";
 
 /** The decision for one image and the provider that carries it out. */

@@ -6,7 +6,7 @@
  * default prefix counts.
  */
 import { canonicalRegistry } from "./docker-config.ts";
-import type { ResolvedCredential } from "./credential.ts";
+import type { ResolvedCredential } from "../registry/credential.ts";
 
 /** What the decision needs of a parsed reference (parseReference's result fits). */
 export interface ImageRefLike {

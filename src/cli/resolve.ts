@@ -1,7 +1,7 @@
 import type { Output } from "../config/schema.ts";
-import { parsePlatform } from "../image/manifest.ts";
-import { resolveAnswer } from "../image/resolve-answer.ts";
-import type { Resolution } from "../image/resolver.ts";
+import { parsePlatform } from "../image/platform.ts";
+import { resolveAnswer } from "../resolve/resolve-answer.ts";
+import type { Resolution } from "../resolve/resolver.ts";
 import { formatStep } from "../registry/transport.ts";
 import type { Runner } from "../runner.ts";
 import { render } from "./output.ts";
@@ -10,7 +10,7 @@ import { render } from "./output.ts";
 export const table = (rows: ReadonlyArray<readonly [string, string]>): string =>
   rows.map(([k, v]) => `${`${k}:`.padEnd(13)}${v}`).join("\n");
 
-/** Human-readable form of a resolution; `-o json|yaml` print the resolve answer (src/image/resolve-answer.ts). */
+/** Human-readable form of a resolution; `-o json|yaml` print the resolve answer (src/resolve/resolve-answer.ts). */
 export function formatResolution(r: Resolution): string {
   const m = r.metadata;
   return table([

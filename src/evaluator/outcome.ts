@@ -15,7 +15,7 @@
  */
 import { Buffer } from "node:buffer";
 import { RunnerError } from "../errors.ts";
-import { tailByBytes } from "../server/status-message.ts";
+import { tailByBytes } from "../protocol/status-message.ts";
 import type { RunOutcome } from "./process.ts";
 import { type FunctionResult, formatResults, parseOutputResourceList } from "./results.ts";
 import type { EvaluationResult } from "./types.ts";
@@ -23,7 +23,7 @@ import type { EvaluationResult } from "./types.ts";
 /**
  * Longest stderr excerpt put in an error message, in UTF-8 bytes: gRPC carries
  * the message in a trailer, and the whole message is capped at 16 KiB
- * (src/server/status-message.ts), so stderr leaves room for the rest.
+ * (src/protocol/status-message.ts), so stderr leaves room for the rest.
  */
 const STDERR_IN_MESSAGE = 8 * 1024;
 

@@ -15,10 +15,10 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { currentRequestId } from "../log.ts";
-import { evaluatorService } from "../server/services.ts";
+import { evaluatorService } from "../protocol/services.ts";
 import { ErrorCode, RunnerError } from "../errors.ts";
 import { WRAPPER_SERVER_PORT } from "../kube/pod-template.ts";
-import type { EvaluateFunctionRequest, EvaluateFunctionResponse } from "../server/proto.ts";
+import type { EvaluateFunctionRequest, EvaluateFunctionResponse } from "../protocol/proto.ts";
 import type { EvaluationResult } from "./types.ts";
 
 /** Header in which our wrapper (src/server/grpc.ts) sends the stable error code. */

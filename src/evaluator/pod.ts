@@ -7,7 +7,7 @@
  */
 import type { Config } from "../config/config.ts";
 import { RunnerError } from "../errors.ts";
-import type { ImageResolver } from "../image/resolver.ts";
+import type { ImageResolver } from "../resolve/resolver.ts";
 import type { KubeRuntime } from "../kube/runtime.ts";
 import type { Logger } from "../log.ts";
 import { EMPTY_POD_CACHE_CONFIG, type PodCacheConfig, podCacheTtl, readPodCacheConfig } from "./pod-cache-config.ts";

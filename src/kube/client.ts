@@ -26,8 +26,8 @@ import {
 } from "@kubernetes/client-node";
 import { Agent, request } from "undici-real";
 import type { Logger } from "../log.ts";
-import { TransportError, classifyTransportError } from "../registry/http.ts";
-import type { RetryPolicy } from "../registry/retry.ts";
+import { TransportError, classifyTransportError } from "../http/request.ts";
+import type { RetryPolicy } from "../http/retry.ts";
 import { type KubeOperation, KubeApiError, isKubeApiError, isNotFound, kubeErrorFromStatus, kubeErrorFromTransport } from "./errors.ts";
 import { DEFAULT_KUBE_RETRY, kubeHttpLibrary } from "./http.ts";
 import { type Clock, DEFAULT_RATE_LIMIT, type RateLimit, RateLimiter, realClock } from "./rate-limit.ts";

@@ -21,8 +21,8 @@ import { Buffer } from "node:buffer";
 import { type HttpLibrary, type RequestContext, ResponseContext, SelfDecodingBody, wrapHttpLibrary } from "@kubernetes/client-node";
 import { type Agent, request } from "undici-real";
 import type { Logger } from "../log.ts";
-import { TransportError, classifyTransportError } from "../registry/http.ts";
-import { type RetryPolicy, nextDelay, parseRetryAfter } from "../registry/retry.ts";
+import { TransportError, classifyTransportError } from "../http/request.ts";
+import { type RetryPolicy, nextDelay, parseRetryAfter } from "../http/retry.ts";
 import type { Clock, RateLimiter } from "./rate-limit.ts";
 
 /** Bounded: a few seconds of backoff, then the caller gets KUBE_UNAVAILABLE. */

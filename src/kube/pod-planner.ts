@@ -13,7 +13,7 @@ import type { V1Pod, V1PodTemplate, V1Service } from "@kubernetes/client-node";
 import type { AuthSelector } from "../auth/selector.ts";
 import type { AuthStrategy } from "../auth/strategy.ts";
 import { RunnerError } from "../errors.ts";
-import type { ImageResolver, Resolution } from "../image/resolver.ts";
+import type { ImageResolver, Resolution } from "../resolve/resolver.ts";
 import type { LogFields, Logger } from "../log.ts";
 import type { KubeClient } from "./client.ts";
 import { type KubeOperation, isAlreadyExists, isKubeApiError } from "./errors.ts";

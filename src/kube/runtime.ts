@@ -15,7 +15,7 @@ import type { AuthChoice, AuthSelector } from "../auth/selector.ts";
 import type { Config } from "../config/config.ts";
 import { RunnerError } from "../errors.ts";
 import type { ImageReference } from "../image/reference.ts";
-import type { ImageResolver } from "../image/resolver.ts";
+import type { ImageResolver } from "../resolve/resolver.ts";
 import type { Logger } from "../log.ts";
 import type { KubeClient, KubeClientOptions } from "./client.ts";
 import { FunctionConfigStore } from "./function-config.ts";

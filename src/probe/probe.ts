@@ -8,8 +8,8 @@ import * as grpc from "@grpc/grpc-js";
 import type { Buffer } from "node:buffer";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { ServingStatus, type HealthCheckRequest, type HealthCheckResponse } from "../server/proto.ts";
-import { healthService } from "../server/services.ts";
+import { ServingStatus, type HealthCheckRequest, type HealthCheckResponse } from "../protocol/proto.ts";
+import { healthService } from "../protocol/services.ts";
 import { goDuration, parseProbeArgs, PROBE_USAGE, type ProbeFlags, probeTarget } from "./flags.ts";
 
 export const PROBE_EXIT = { ok: 0, invalidArguments: 1, connectionFailure: 2, rpcFailure: 3, unhealthy: 4 } as const;

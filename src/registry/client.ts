@@ -1,24 +1,16 @@
-import type { CredentialProvider } from "../auth/credential.ts";
+import type { CredentialProvider } from "./credential.ts";
 import { RunnerError } from "../errors.ts";
-import {
-  classifyManifest,
-  extractEntrypoint,
-  formatPlatform,
-  ImageConfig,
-  MANIFEST_ACCEPT,
-  selectPlatform,
-  sha256Digest,
-  type Platform,
-} from "../image/manifest.ts";
+import { classifyManifest, extractEntrypoint, ImageConfig, MANIFEST_ACCEPT, selectPlatform, sha256Digest } from "../image/manifest.ts";
+import { formatPlatform, type Platform } from "../image/platform.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
 import { formatReference, normaliseRegistry, registryHost, type ImageReference } from "../image/reference.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import { RegistryAuth, USER_AGENT, type Authorization } from "./auth.ts";
 import { registryAnswerError } from "./errors.ts";
-import { httpRequest, TransportError, type HttpResponse } from "./http.ts";
-import { ConnectionLimiter, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./limiter.ts";
-import { isLinkLocal } from "./link-local.ts";
-import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./retry.ts";
+import { httpRequest, TransportError, type HttpResponse } from "../http/request.ts";
+import { ConnectionLimiter, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../http/limiter.ts";
+import { isLinkLocal } from "../http/link-local.ts";
+import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "../http/retry.ts";
 import { RequestStats, type RequestKind } from "./stats.ts";
 import { isTlsPortAnswer, type Route, type RouteStep, type Transport } from "./transport.ts";
 

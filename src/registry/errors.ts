@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { secrets } from "../auth/secrets.ts";
+import { secrets } from "./secrets.ts";
 import { RunnerError, type ErrorCode } from "../errors.ts";
 
 /** The distribution spec's error body. */

@@ -11,11 +11,11 @@
  * no plain-HTTP step; both are fixed here.
  */
 import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
-import type { Agent } from "./undici.ts";
+import type { Agent } from "../http/undici.ts";
 import type { RunnerError } from "../errors.ts";
 import { silentLogger, type Logger } from "../log.ts";
 import { normaliseRegistry } from "../image/reference.ts";
-import { TransportError } from "./http.ts";
+import { TransportError } from "../http/request.ts";
 import { MountedCaFile, type CaLoad } from "./tls-ca-file.ts";
 import {
   registryAgent,

@@ -1,9 +1,9 @@
 import { rootCertificates } from "node:tls";
 import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
 import type { Dispatcher } from "undici-real";
-import { Agent } from "./undici.ts";
+import { Agent } from "../http/undici.ts";
 import { isLoopbackRegistry, normaliseRegistry, type ImageReference } from "../image/reference.ts";
-import type { TransportError } from "./http.ts";
+import type { TransportError } from "../http/request.ts";
 
 /** One way of reaching a registry; the private-registry TLS chain (docs/tls.md) adds the mounted-CA steps. */
 export type RouteStep = "mounted-ca" | "system-ca" | "plain-http";

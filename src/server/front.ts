@@ -7,8 +7,8 @@
 import { RunnerError } from "../errors.ts";
 import { type Logger, withRequestId } from "../log.ts";
 import type { FetchHandler } from "./listen.ts";
-import type { Observer } from "./fast-histogram.ts";
-import type { ServiceMetrics } from "./metrics.ts";
+import type { Observer } from "../metrics/fast-histogram.ts";
+import type { ServiceMetrics } from "../metrics/metrics.ts";
 import { acceptRequestId, newRequestId, REQUEST_ID_HEADER } from "./request-id.ts";
 
 export interface FrontOptions {

@@ -6,19 +6,19 @@ import * as grpc from "@grpc/grpc-js";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import type { FunctionEvaluator } from "../evaluator/types.ts";
 import { type Logger, withRequestId } from "../log.ts";
-import type { ServiceMetrics } from "./metrics.ts";
+import type { ServiceMetrics } from "../metrics/metrics.ts";
 import {
   ServingStatus,
   type EvaluateFunctionRequest,
   type EvaluateFunctionResponse,
   type HealthCheckRequest,
   type HealthCheckResponse,
-} from "./proto.ts";
-import { evaluatorService, healthService } from "./services.ts";
+} from "../protocol/proto.ts";
+import { evaluatorService, healthService } from "../protocol/services.ts";
 import { GRPC_STATUS } from "./status.ts";
 import { listenError } from "./listen.ts";
 import { acceptRequestId, newRequestId, REQUEST_ID_HEADER } from "./request-id.ts";
-import { capStatusMessage } from "./status-message.ts";
+import { capStatusMessage } from "../protocol/status-message.ts";
 
 export interface GrpcDeps {
   evaluator: FunctionEvaluator;
@@ -56,7 +56,7 @@ function cancelled(call: grpc.ServerUnaryCall<EvaluateFunctionRequest, EvaluateF
 /**
  * A RunnerError as a gRPC status; anything else is INTERNAL. The message is
  * capped in bytes: an oversized trailer is never delivered and wedges the
- * caller's connection (src/server/status-message.ts).
+ * caller's connection (src/protocol/status-message.ts).
  */
 export function toGrpcError(e: unknown): grpc.ServerErrorResponse {
   const err = isRunnerError(e) ? e : new RunnerError("INTERNAL", e instanceof Error ? e.message : String(e));

@@ -13,7 +13,7 @@ import { RunnerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { pathOf } from "./front.ts";
 import type { FetchHandler } from "./listen.ts";
-import type { ServiceMetrics } from "./metrics.ts";
+import type { ServiceMetrics } from "../metrics/metrics.ts";
 
 /** Paths answered without a token: liveness, readiness, metrics. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/metrics"]);

@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import type { FunctionEvaluator } from "../evaluator/types.ts";
-import { parsePlatform } from "../image/manifest.ts";
+import { parsePlatform } from "../image/platform.ts";
 import type { Runner } from "../runner.ts";
 import { frontHandler } from "./front.ts";
 import { bearerGuard, TokenFile } from "./http-auth.ts";

@@ -1,14 +1,14 @@
 /**
  * A memo of the POST /v1/images/resolve body (the schema is
- * src/image/resolve-answer.ts, shared with the CLI) for cache hits: a hit
+ * src/resolve/resolve-answer.ts, shared with the CLI) for cache hits: a hit
  * answers the same bytes every time, and serializing the record is the
  * largest cost left on the hit path (bench/http.ts).
  */
-import type { Resolution } from "../image/resolver.ts";
+import type { Resolution } from "../resolve/resolver.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
-import { resolveAnswer } from "../image/resolve-answer.ts";
+import { resolveAnswer } from "../resolve/resolve-answer.ts";
 
-export { resolveAnswer, type ResolveAnswer } from "../image/resolve-answer.ts";
+export { resolveAnswer, type ResolveAnswer } from "../resolve/resolve-answer.ts";
 
 interface Memo {
   image: string;

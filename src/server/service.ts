@@ -10,8 +10,8 @@ import type { Runner } from "../runner.ts";
 import { startGrpc } from "./grpc.ts";
 import { httpHandler } from "./http.ts";
 import { type Listening, listen } from "./listen.ts";
-import type { ServiceMetrics } from "./metrics.ts";
-import { otelMetricsFromEnv } from "./otel-env.ts";
+import type { ServiceMetrics } from "../metrics/metrics.ts";
+import { otelMetricsFromEnv } from "../metrics/otel-env.ts";
 
 export interface Service {
   httpPort: number;

@@ -8,7 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { format } from "node:util";
 import type { Logger, LogLevel } from "../log.ts";
-import { capStatusMessage } from "./status-message.ts";
+import { capStatusMessage } from "../protocol/status-message.ts";
 
 /** A library's message can be anything: bounded like any text we echo. */
 const MAX_LINE_BYTES = 8 * 1024;

@@ -20,14 +20,14 @@ import { FunctionProcesses } from "../evaluator/process.ts";
 import { hasErrorResult } from "../evaluator/results.ts";
 import type { Logger } from "../log.ts";
 import { toGrpcError } from "../server/grpc.ts";
-import { evaluatorService, healthService } from "../server/services.ts";
+import { evaluatorService, healthService } from "../protocol/services.ts";
 import {
   ServingStatus,
   type EvaluateFunctionRequest,
   type EvaluateFunctionResponse,
   type HealthCheckRequest,
   type HealthCheckResponse,
-} from "../server/proto.ts";
+} from "../protocol/proto.ts";
 
 export interface WrapperServerOptions {
   /** The function's entrypoint and arguments (everything after `--`). */

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getFromCredentialHelper, parseHelperOutput, sanitiseHelperMessage } from "../../src/auth/credential-helper.ts";
-import type { Credential } from "../../src/auth/credential.ts";
+import type { Credential } from "../../src/registry/credential.ts";
 import type { DockerConfig } from "../../src/auth/docker-config.ts";
 import { DefaultKeychain, FileCredentials, type ServiceAccountPullSecrets } from "../../src/auth/keychain.ts";
 import { RunnerError } from "../../src/errors.ts";

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { parse as parseYaml } from "yaml";
-import { ResolveAnswer } from "../../src/image/resolve-answer.ts";
+import { ResolveAnswer } from "../../src/resolve/resolve-answer.ts";
 import { basicAuth, dockerConfigFile } from "../registry/helpers.ts";
 import { pushImage } from "../support/push.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";

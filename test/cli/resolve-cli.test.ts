@@ -3,7 +3,7 @@ import { pushImage, pushIndex } from "../support/push.ts";
 import { startProxy, type TestProxy } from "../support/proxy.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { basicAuth, dockerConfigFile } from "../registry/helpers.ts";
-import { ResolveAnswer } from "../../src/image/resolve-answer.ts";
+import { ResolveAnswer } from "../../src/resolve/resolve-answer.ts";
 import { ensureBinary, runBinary } from "./binary.ts";
 
 let reg: TestRegistry;

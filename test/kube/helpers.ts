@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseCommandLine } from "../../src/config/config.ts";
 import type { KubeRuntimeOptions } from "../../src/kube/runtime.ts";
 import { memoryLogger } from "../../src/log.ts";
-import type { RetryPolicy } from "../../src/registry/retry.ts";
+import type { RetryPolicy } from "../../src/http/retry.ts";
 import { createRunner, type Runner } from "../../src/runner.ts";
 import { type KubeApiServer, startKubeApiServer, type KubeApiServerOptions } from "../support/kube/index.ts";
 

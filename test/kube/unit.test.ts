@@ -9,7 +9,7 @@ import { isUnsafeToResend, retryDelay } from "../../src/kube/http.ts";
 import { DOCKER_CONFIG_JSON_TYPE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, desiredSecret, planPullSecret } from "../../src/kube/pull-secret-plan.ts";
 import { dockerConfigFromSecret } from "../../src/kube/service-account.ts";
 import { describeSource, locateKubeconfig } from "../../src/kube/source.ts";
-import { TransportError } from "../../src/registry/http.ts";
+import { TransportError } from "../../src/http/request.ts";
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
 

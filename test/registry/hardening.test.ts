@@ -2,7 +2,7 @@
 // The process-level ones (bounds, listing, connection caps, scrubbing) are in test/registry/binary-hardening.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
-import { classifyTransportError } from "../../src/registry/http.ts";
+import { classifyTransportError } from "../../src/http/request.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,13 +1,13 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { anonymousProvider, type CredentialProvider } from "../../src/auth/credential.ts";
+import { anonymousProvider, type CredentialProvider } from "../../src/registry/credential.ts";
 import { FileCredentials } from "../../src/auth/keychain.ts";
-import { MetadataCache } from "../../src/image/metadata-cache.ts";
-import { ImageResolver } from "../../src/image/resolver.ts";
+import { MetadataCache } from "../../src/resolve/metadata-cache.ts";
+import { ImageResolver } from "../../src/resolve/resolver.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { RegistryClient } from "../../src/registry/client.ts";
-import type { RetryPolicy } from "../../src/registry/retry.ts";
+import type { RetryPolicy } from "../../src/http/retry.ts";
 import { DefaultTransport } from "../../src/registry/transport.ts";
 import type { TestRegistry } from "../support/registry.ts";
 

@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ServingStatus } from "../../src/server/proto.ts";
-import { healthService } from "../../src/server/services.ts";
+import { ServingStatus } from "../../src/protocol/proto.ts";
+import { healthService } from "../../src/protocol/services.ts";
 import { ensureBinary, spawnServing, type Spawned } from "./helpers.ts";
 
 const work = mkdtempSync(join(tmpdir(), "fr-probe-"));

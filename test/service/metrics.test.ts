@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { createRunner } from "../../src/runner.ts";
-import { otelMetricsFromEnv } from "../../src/server/otel-env.ts";
+import { otelMetricsFromEnv } from "../../src/metrics/otel-env.ts";
 import { dockerConfigFile } from "../registry/helpers.ts";
 import { pushImage } from "../support/push.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";

@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { rmSync } from "node:fs";
 import { WrapperClients } from "../../src/evaluator/pod-grpc.ts";
 import { withRequestId } from "../../src/log.ts";
-import { evaluatorService } from "../../src/server/services.ts";
+import { evaluatorService } from "../../src/protocol/services.ts";
 import { fixture, RESOURCE_LIST, tempDir, writeFunctionsConfig } from "../evaluator/helpers.ts";
 import { EvaluatorClient, type Msg } from "../support/porch-grpc.ts";
 import { logLines, postJson, startInProcess, type InProcess } from "./helpers.ts";

@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ErrorCode } from "../../src/errors.ts";
-import type { Resolution } from "../../src/image/resolver.ts";
-import { FastHistogram } from "../../src/server/fast-histogram.ts";
+import type { Resolution } from "../../src/resolve/resolver.ts";
+import { FastHistogram } from "../../src/metrics/fast-histogram.ts";
 import { capBody, pathOf } from "../../src/server/front.ts";
 import { batchedSink } from "../../src/server/log-sink.ts";
-import { evaluateRequestCodec, evaluateResponseCodec, healthResponseCodec, ServingStatus } from "../../src/server/proto.ts";
+import { evaluateRequestCodec, evaluateResponseCodec, healthResponseCodec, ServingStatus } from "../../src/protocol/proto.ts";
 import { AnswerCache, resolveAnswer } from "../../src/server/resolve-answer.ts";
 import { GRPC_STATUS, HTTP_STATUS } from "../../src/server/status.ts";
 

@@ -7,7 +7,7 @@ import { RunnerError } from "../../src/errors.ts";
 import { MountedCaFile } from "../../src/registry/tls-ca-file.ts";
 import { parseCaBundle } from "../../src/registry/tls-ca.ts";
 import { chainOrder } from "../../src/registry/tls.ts";
-import { createTransport, PerImageTransport } from "../../src/registry/transport-select.ts";
+import { createTransport, PerImageTransport } from "../../src/resolve/transport-select.ts";
 import { DefaultTransport, isTlsPortAnswer } from "../../src/registry/transport.ts";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { silentLogger } from "../../src/log.ts";

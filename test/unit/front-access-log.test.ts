@@ -1,8 +1,8 @@
 import { describe, expect, test } from "../support/testing.ts";
 import { jsonLogger } from "../../src/log.ts";
 import { frontHandler } from "../../src/server/front.ts";
-import { MetadataCache } from "../../src/image/metadata-cache.ts";
-import { createMetrics } from "../../src/server/metrics.ts";
+import { MetadataCache } from "../../src/resolve/metadata-cache.ts";
+import { createMetrics } from "../../src/metrics/metrics.ts";
 
 const metrics = createMetrics({ cache: new MetadataCache(), registryRequests: { snapshot: () => ({}) } });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "../support/testing.ts";
-import { MetadataCache } from "../../src/image/metadata-cache.ts";
+import { MetadataCache } from "../../src/resolve/metadata-cache.ts";
 import type { ImageMetadata } from "../../src/image/metadata.ts";
 
 const meta = (reference: string, entry = "/fn"): ImageMetadata => ({

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "../support/testing.ts";
-import { backoffDelay, isRetryableStatus, nextDelay, parseRetryAfter, retrying, type RetryPolicy } from "../../src/registry/retry.ts";
+import { backoffDelay, isRetryableStatus, nextDelay, parseRetryAfter, retrying, type RetryPolicy } from "../../src/http/retry.ts";
 import { TokenCache, tokenExpiry } from "../../src/registry/token-cache.ts";
 
 const policy: RetryPolicy = { attempts: 4, baseDelayMs: 100, maxDelayMs: 1000, deadlineMs: 10_000 };

@@ -1,7 +1,7 @@
 // Byte caps on status messages and stderr excerpts: sizes, UTF-8 boundaries, markers.
 import { describe, expect, test } from "../support/testing.ts";
 import { Buffer } from "node:buffer";
-import { capStatusMessage, MAX_STATUS_MESSAGE_BYTES, tailByBytes } from "../../src/server/status-message.ts";
+import { capStatusMessage, MAX_STATUS_MESSAGE_BYTES, tailByBytes } from "../../src/protocol/status-message.ts";
 
 const bytes = (s: string): number => Buffer.byteLength(s, "utf8");
 

@@ -5,7 +5,7 @@
  * read at scrape time instead of being double-booked on the hot path.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { CacheStats } from "../image/metadata-cache.ts";
+import type { CacheStats } from "../resolve/metadata-cache.ts";
 import type { TransportStats } from "../registry/transport.ts";
 import { runtimeName, VERSION } from "../version.ts";
 import { FastHistogram } from "./fast-histogram.ts";

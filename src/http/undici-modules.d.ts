@@ -1,4 +1,4 @@
-// Types for the undici modules src/registry/undici.ts imports directly (undici ships types for its index only).
+// Types for the undici modules src/http/undici.ts imports directly (undici ships types for its index only).
 declare module "undici-real/lib/dispatcher/agent.js" {
   import type { Agent } from "undici-real";
   const AgentImpl: typeof Agent;

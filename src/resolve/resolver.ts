@@ -1,13 +1,14 @@
-import type { CredentialProvider, ResolvedCredential } from "../auth/credential.ts";
+import type { CredentialProvider, ResolvedCredential } from "../registry/credential.ts";
 import { RunnerError } from "../errors.ts";
 import type { AuthChoice, AuthSelector } from "../auth/selector.ts";
 import type { AuthStrategy } from "../auth/strategy.ts";
 import type { RegistryClient } from "../registry/client.ts";
 import type { RouteStep } from "../registry/transport.ts";
-import { formatPlatform, isIndexMediaType, parsePlatform, platformServes, type Platform } from "./manifest.ts";
+import { isIndexMediaType } from "../image/manifest.ts";
+import { formatPlatform, parsePlatform, platformServes, type Platform } from "../image/platform.ts";
 import type { MetadataCache } from "./metadata-cache.ts";
-import type { ImageMetadata } from "./metadata.ts";
-import { expandShortName, formatReference, parseReference, type ImageReference } from "./reference.ts";
+import type { ImageMetadata } from "../image/metadata.ts";
+import { expandShortName, formatReference, parseReference, type ImageReference } from "../image/reference.ts";
 
 /** Which credentials a resolve used and why; names the source, never the secret. */
 export interface AuthDescription {

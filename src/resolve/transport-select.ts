@@ -10,8 +10,8 @@
 import { decideAuth } from "../auth/strategy.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log.ts";
-import { TlsChainTransport, type TlsChainOptions } from "./tls.ts";
-import { DefaultTransport, type Route, type RouteImage, type Transport, type TransportDescription, type TransportStats } from "./transport.ts";
+import { TlsChainTransport, type TlsChainOptions } from "../registry/tls.ts";
+import { DefaultTransport, type Route, type RouteImage, type Transport, type TransportDescription, type TransportStats } from "../registry/transport.ts";
 
 export class PerImageTransport implements Transport {
   constructor(

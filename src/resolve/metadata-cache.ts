@@ -1,4 +1,4 @@
-import type { ImageMetadata } from "./metadata.ts";
+import type { ImageMetadata } from "../image/metadata.ts";
 
 interface Entry {
   key: string;
