@@ -1,6 +1,6 @@
 /**
  * docs/flags.md, rendered from the flag schema (src/config/schema.ts).
- * `bun scripts/gen-flags-doc.ts` writes it; test/unit/flags-doc.test.ts
+ * `bun scripts/gen-flags-doc.ts` writes it; test/config/flags-doc.unit.test.ts
  * fails when the file and the schema disagree.
  */
 import { AUTH_SECRET_CODE_PATH, AUTH_SECRET_DOCS_PATH, COMMANDS, FLAGS, type FlagInfo } from "../src/config/schema.ts";

@@ -2,17 +2,25 @@
 # The project's one test command (`npm test`): installs what the tests need
 # when missing, builds the binary, runs every test, and ends with
 # "N passed, N failed".
+#
+# `bash test/run.sh unit|int|e2e` (npm run test:unit, test:int, test:e2e) runs one tier, named by the
+# test files' suffix (docs/testing.md): unit (*.unit.test.ts: no sockets, no processes; also under
+# Deno), int (*.int.test.ts: the real registry, the test Kubernetes API server, processes), e2e
+# (*.e2e.test.ts: the compiled binary, the container, Porch's manifests). Without an argument: all of
+# them plus the type checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tmp
+tier=${1:-all}
+case "$tier" in all|unit|int|e2e) ;; *) echo "usage: test/run.sh [unit|int|e2e]"; echo "0 passed, 1 failed"; exit 2 ;; esac
 
 # What the tests need from the system: the registry harness (docker-registry, openssl, htpasswd) and the
 # container test (buildah builds the Containerfile, podman+runc run it, mmdebstrap makes the build stage's
-# Debian base offline); the README walkthrough (test/docs/readme.test.ts) calls curl and jq. As root (CI on a fresh machine) missing ones are installed with apt-get; otherwise
+# Debian base offline); the README walkthrough (test/docs/readme.e2e.test.ts) calls curl and jq. As root (CI on a fresh machine) missing ones are installed with apt-get; otherwise
 # the tests that need a missing tool are skipped with the reason and the rest run (docs/testing.md).
 # The bench's tools (wrk, skopeo) are bench/run.sh's business, not the tests'.
 need=()
-for tool in docker-registry openssl htpasswd buildah podman runc mmdebstrap curl jq; do
+[ "$tier" = unit ] || for tool in docker-registry openssl htpasswd buildah podman runc mmdebstrap curl jq; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -31,7 +39,9 @@ if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.packa
 fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 
-bun run build >.tmp/build.log 2>&1 || { tail -20 .tmp/build.log; echo "0 passed, 1 failed"; exit 1; }
+if [ "$tier" = all ] || [ "$tier" = e2e ]; then
+  bun run build >.tmp/build.log 2>&1 || { tail -20 .tmp/build.log; echo "0 passed, 1 failed"; exit 1; }
+fi
 
 passed=0; failed=0
 run() {
@@ -46,20 +56,18 @@ run() {
   # A crash with no summary, or a non-zero exit with no failure counted, is one failure.
   if [ -z "$p$f" ] || { [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; }; then failed=$((failed + 1)); fi
 }
-run typecheck-wrap bash -c 'tsc --noEmit -p . && echo " 1 pass" || { echo " 1 fail"; exit 1; }'
-# Without the registry harness's tools, the test files that reach it (through their imports) are left out.
+[ "$tier" = all ] && run typecheck-wrap bash -c 'tsc --noEmit -p . && echo " 1 pass" || { echo " 1 fail"; exit 1; }'
+# The tier's files; without the registry harness's tools, the test files that reach it (through their
+# imports) are left out.
+pattern='*.test.ts'; [ "$tier" = all ] || pattern="*.$tier.test.ts"
 bun test/support/tools.ts harness-skips >.tmp/harness-skips.txt || true
 mapfile -t left_out < <(grep -v '^#' .tmp/harness-skips.txt)
-if [ ${#left_out[@]} -gt 0 ]; then
-  mapfile -t files < <(find test -name '*.test.ts' | sort | grep -vxF -f <(printf '%s\n' "${left_out[@]}") | sed 's|^|./|')
-  run all bun test --timeout 60000 "${files[@]}"
-else
-  run all bun test --timeout 60000 test/
-fi
+mapfile -t files < <(find test -name "$pattern" | sort | grep -vxF -f <(printf '%s\n' "${left_out[@]}" | grep . || echo /nothing) | sed 's|^|./|')
+run all bun test --timeout 60000 "${files[@]}"
 # Deno: main.ts type-checks without Bun's types, and the pure-core unit tests (the files that import
 # test/support/testing.ts) pass under `deno test` too. NO_COLOR: plain logs.
-run deno-check bash -c 'NO_COLOR=1 deno check main.ts && echo " 1 pass" || { echo " 1 fail"; exit 1; }'
-run deno-unit bash -c 'NO_COLOR=1 deno test --allow-read --allow-write --allow-env $(grep -rl --include="*.test.ts" "support/testing.ts" test | sort) 2>&1 \
+[ "$tier" = all ] && run deno-check bash -c 'NO_COLOR=1 deno check main.ts && echo " 1 pass" || { echo " 1 fail"; exit 1; }'
+[ "$tier" = all ] || [ "$tier" = unit ] && run deno-unit bash -c 'NO_COLOR=1 deno test --allow-read --allow-write --allow-env $(grep -rl --include="*.test.ts" "support/testing.ts" test | sort) 2>&1 \
   | sed -E "s/^(ok|FAILED) \| ([0-9]+) passed( \([0-9]+ steps?\))? \| ([0-9]+) failed.*/&\n \2 pass\n \4 fail/"; exit ${PIPESTATUS[0]}'
 # Skips, with their reasons, before the final line.
 if [ ${#left_out[@]} -gt 0 ]; then

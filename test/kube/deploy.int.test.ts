@@ -1,6 +1,6 @@
 // deploy/: Porch's manifests (deployments/porch layout) with our image, built
 // by kustomize as `kubectl apply -k deploy/` would. The Role is exactly
-// Porch's (the one test/evaluator/pod-rbac.test.ts runs the runner under).
+// Porch's (the one test/evaluator/pod-rbac.int.test.ts runs the runner under).
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";

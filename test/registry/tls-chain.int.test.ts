@@ -7,8 +7,8 @@ import { createRunner } from "../../src/runner.ts";
 import { pushImage } from "../support/push.ts";
 import { startProxy, type TestProxy } from "../support/proxy.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { basicAuth, dockerConfigFile, rejection } from "../registry/helpers.ts";
-import { chainClient, kubeSecretDir, secretDir, strayCA } from "./helpers.ts";
+import { basicAuth, dockerConfigFile, rejection } from "./helpers.ts";
+import { chainClient, kubeSecretDir, secretDir, strayCA } from "./tls-helpers.ts";
 
 const manifestGet = (e: { method: string; path: string }) => e.method === "GET" && e.path.includes("/manifests/");
 

@@ -12,7 +12,7 @@ import { startProxy, type TestProxy } from "../support/proxy.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 
 // The runner as main.ts builds it, against a real htpasswd registry behind a
-// plain-HTTP front listed insecure (TLS itself is covered by test/tls).
+// plain-HTTP front listed insecure (TLS itself is covered by test/registry/tls-*.test.ts).
 let reg: TestRegistry;
 let front: TestProxy;
 const GOOD = "G00d-pass:word";

@@ -1,4 +1,4 @@
-// Run by test/service/porch-deployment.test.ts inside a fresh network
+// Run by test/server/porch-deployment.e2e.test.ts inside a fresh network
 // namespace (`unshare -rn`), whose loopback is this driver's alone: Porch's
 // Deployment can then use its own fixed ports (9445, 9464) and its readiness
 // probe exactly as written. Starts the server command, runs the probe until

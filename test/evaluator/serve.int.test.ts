@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { postJson, startInProcess, type InProcess } from "../service/helpers.ts";
+import { postJson, startInProcess, type InProcess } from "../server/helpers.ts";
 import { alive, BUN, failure, fixture, PorchClient, RESOURCE_LIST, ROOT, SERVING, tempDir, waitFor, writeFunctionsConfig } from "./helpers.ts";
 
 const dir = tempDir("fr-serve-");

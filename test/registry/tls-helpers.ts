@@ -16,7 +16,7 @@ import { memoryLogger } from "../../src/log.ts";
 import { RegistryClient } from "../../src/registry/client.ts";
 import { createTransport, PerImageTransport } from "../../src/resolve/transport-select.ts";
 import { makeCA, makeServerCert, type CA } from "../support/certs.ts";
-import { dockerConfigFile, fastRetry } from "../registry/helpers.ts";
+import { dockerConfigFile, fastRetry } from "./helpers.ts";
 import { freePort } from "../support/free-port.ts";
 
 export const scratch = (prefix: string): string => mkdtempSync(join(tmpdir(), `fr-tls-${prefix}-`));

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { ROOT } from "../service/helpers.ts";
+import { ROOT } from "../server/helpers.ts";
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -4,8 +4,8 @@
 // TLS 1.1 and that our minimum is what refuses it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Agent, request } from "undici-real";
-import { rejection } from "../registry/helpers.ts";
-import { chainClient, handshake, secretDir, startTls11Server, type Tls11Server } from "./helpers.ts";
+import { rejection } from "./helpers.ts";
+import { chainClient, handshake, secretDir, startTls11Server, type Tls11Server } from "./tls-helpers.ts";
 
 let server: Tls11Server;
 beforeAll(async () => {

@@ -7,8 +7,8 @@ import { ResolveAnswer } from "../../src/resolve/resolve-answer.ts";
 import { basicAuth, dockerConfigFile } from "../registry/helpers.ts";
 import { pushImage } from "../support/push.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { secretDir } from "../tls/helpers.ts";
-import { logLines, spawnServing } from "../service/helpers.ts";
+import { secretDir } from "../registry/tls-helpers.ts";
+import { logLines, spawnServing } from "../server/helpers.ts";
 import { ensureBinary, runBinary } from "./binary.ts";
 
 let reg: TestRegistry;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary, postJson, spawnServing, type Spawned } from "../service/helpers.ts";
+import { ensureBinary, postJson, spawnServing, type Spawned } from "../server/helpers.ts";
 import { alive, fixture, RESOURCE_LIST, tempDir, waitFor, writeFunctionsConfig } from "./helpers.ts";
 
 const CALLS = 5;

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary, ROOT } from "../service/helpers.ts";
+import { ensureBinary, ROOT } from "../server/helpers.ts";
 
 const FLAGS_MD = readFileSync(join(ROOT, "docs", "flags.md"), "utf8");
 

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServingStatus } from "../../src/protocol/proto.ts";
 import { healthService } from "../../src/protocol/services.ts";
-import { ensureBinary, spawnServing, type Spawned } from "./helpers.ts";
+import { ensureBinary, spawnServing, type Spawned } from "../server/helpers.ts";
 
 const work = mkdtempSync(join(tmpdir(), "fr-probe-"));
 const PROBE = join(work, "grpc-health-probe");

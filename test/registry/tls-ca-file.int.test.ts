@@ -11,7 +11,7 @@ import { createTransport, PerImageTransport } from "../../src/resolve/transport-
 import { DefaultTransport, isTlsPortAnswer } from "../../src/registry/transport.ts";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { silentLogger } from "../../src/log.ts";
-import { kubeSecretDir, scratch, secretDir, strayCA } from "./helpers.ts";
+import { kubeSecretDir, scratch, secretDir, strayCA } from "./tls-helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const caA = strayCA("CA A");

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { pushImage } from "../support/push.ts";
 import { startProxy, type TestProxy } from "../support/proxy.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { basicAuth, dockerConfigFile } from "../registry/helpers.ts";
+import { basicAuth, dockerConfigFile } from "./helpers.ts";
 import { ensureBinary, runBinary } from "../cli/binary.ts";
-import { secretDir, startTls11Server, strayCA } from "./helpers.ts";
+import { secretDir, startTls11Server, strayCA } from "./tls-helpers.ts";
 
 let secure: TestRegistry; // TLS + htpasswd
 let open: TestRegistry; // TLS, anonymous: a missing manifest costs exactly one request

@@ -9,7 +9,7 @@ import { parseCommandLine } from "../../src/config/config.ts";
 import { isRunnerError } from "../../src/errors.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { createRunner } from "../../src/runner.ts";
-import { postJson, startInProcess, type InProcess } from "../service/helpers.ts";
+import { postJson, startInProcess, type InProcess } from "../server/helpers.ts";
 import { encode, failure, fixture, PorchClient, RESOURCE_LIST, tempDir, writeFunctionsConfig } from "./helpers.ts";
 import { functionPods, NS, type PodWorld, startPodWorld } from "./pod-helpers.ts";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pushImage } from "../support/push.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { runBinary } from "../cli/binary.ts";
-import { ensureBinary, postJson, spawnServing, type Spawned } from "../service/helpers.ts";
+import { ensureBinary, postJson, spawnServing, type Spawned } from "../server/helpers.ts";
 import { basicAuth, dockerConfigFile } from "./helpers.ts";
 
 let bin: string;

@@ -15,7 +15,7 @@ import { otelMetricsFromEnv } from "../../src/metrics/otel-env.ts";
 import { dockerConfigFile } from "../registry/helpers.ts";
 import { pushImage } from "../support/push.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { kubeSecretDir, strayCA } from "../tls/helpers.ts";
+import { kubeSecretDir, strayCA } from "../registry/tls-helpers.ts";
 import { tempDir } from "../evaluator/helpers.ts";
 import { ensureBinary, spawnServing } from "./helpers.ts";
 

@@ -64,7 +64,7 @@ describe("README", () => {
     for (const b of pinned) {
       const script = PINNED.get(b.body);
       if (script === undefined) {
-        throw new Error(`README line ${b.line}: a pinned block changed; check it works, then update PINNED in test/docs/readme.test.ts:\n${b.body}`);
+        throw new Error(`README line ${b.line}: a pinned block changed; check it works, then update PINNED in test/docs/readme.e2e.test.ts:\n${b.body}`);
       }
       expect(pkg.scripts[script.replace("scripts.", "")]).toBeDefined();
     }

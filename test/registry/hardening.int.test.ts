@@ -1,5 +1,5 @@
 // Regression tests for hostile or failing registries, in process, against real registries behind the fault proxy.
-// The process-level ones (bounds, listing, connection caps, scrubbing) are in test/registry/binary-hardening.test.ts.
+// The process-level ones (bounds, listing, connection caps, scrubbing) are in test/registry/binary-hardening.e2e.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
 import { classifyTransportError } from "../../src/http/request.ts";

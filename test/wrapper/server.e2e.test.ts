@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBinary } from "../service/helpers.ts";
+import { ensureBinary } from "../server/helpers.ts";
 import {
   alive,
   BUN,
@@ -20,7 +20,7 @@ import {
   type SpawnedWrapper,
   tempDir,
   waitFor,
-} from "./helpers.ts";
+} from "../evaluator/helpers.ts";
 
 const MAIN = join(ROOT, "main.ts");
 const wrapperArgs = (extra: string[], command: string[]): string[] => [
