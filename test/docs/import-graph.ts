@@ -48,17 +48,43 @@ export function folderGraph(): Map<string, Set<string>> {
   return graph;
 }
 
-if (import.meta.main) {
-  const graph = folderGraph();
+/** Left out of the picture: imported by almost every folder (docs/architecture.md says so). */
+export const EVERYWHERE: ReadonlySet<string> = new Set(["errors", "log"]);
+
+/** The Mermaid block docs/architecture.md shows. */
+export function mermaid(graph: Map<string, Set<string>>): string {
   const lines = ["```mermaid", "flowchart TD"];
   for (const from of [...graph.keys()].sort()) {
-    for (const to of [...(graph.get(from) ?? [])].sort()) lines.push(`  ${from} --> ${to}`);
+    if (EVERYWHERE.has(from)) continue;
+    for (const to of [...(graph.get(from) ?? [])].sort()) if (!EVERYWHERE.has(to)) lines.push(`  ${from} --> ${to}`);
   }
   lines.push("```");
-  console.log(lines.join("\n"));
-  const cycles: string[] = [];
-  for (const [from, tos] of graph) {
-    for (const to of tos) if (from < to && graph.get(to)?.has(from)) cycles.push(`${from} <-> ${to}`);
+  return lines.join("\n");
+}
+
+/** Groups of folders that reach each other through imports (strongly connected, more than one folder). */
+export function cycles(graph: Map<string, Set<string>>): string[][] {
+  const reach = (from: string): Set<string> => {
+    const seen = new Set<string>();
+    const todo = [from];
+    while (todo.length > 0) {
+      for (const to of graph.get(todo.pop() ?? "") ?? []) if (!seen.has(to)) seen.add(to), todo.push(to);
+    }
+    return seen;
+  };
+  const nodes = [...new Set([...graph.keys(), ...[...graph.values()].flatMap((s) => [...s])])].sort();
+  const reaches = new Map(nodes.map((n) => [n, reach(n)]));
+  const groups = new Map<string, string[]>();
+  for (const n of nodes) {
+    const group = nodes.filter((m) => m === n || (reaches.get(n)?.has(m) && reaches.get(m)?.has(n)));
+    if (group.length > 1) groups.set(group.join(" "), group);
   }
-  console.log(cycles.length === 0 ? "\nno folder imports a folder that imports it" : `\nfolders importing each other: ${cycles.sort().join(", ")}`);
+  return [...groups.values()];
+}
+
+if (import.meta.main) {
+  const graph = folderGraph();
+  console.log(mermaid(graph));
+  const found = cycles(graph);
+  console.log(found.length === 0 ? "\nno import cycles between folders" : `\nfolders in import cycles: ${found.map((g) => g.join(" → ")).join("; ")}`);
 }
