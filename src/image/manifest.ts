@@ -1,8 +1,7 @@
 /**
- * Manifest media types, schemas, index platform selection, digests and
- * entrypoint extraction (docs/registry.md). Pure.
+ * Manifest media types, schemas, index platform selection and entrypoint
+ * extraction (docs/registry.md); digests are ./digest.ts. Pure.
  */
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import { RunnerError } from "../errors.ts";
 import { effectiveVariant, formatPlatform, normaliseArch, type Platform } from "./platform.ts";
@@ -231,11 +230,6 @@ export function selectPlatform(index: ImageIndex, want: Platform, source?: strin
     "NO_MATCHING_PLATFORM",
     `no manifest for platform ${formatPlatform(want)} in the index${where(source)}; available: ${available.length > 0 ? available.join(", ") : "none"}`,
   );
-}
-
-/** `sha256:<hex>` over the exact bytes: the manifest digest registries use. */
-export function sha256Digest(bytes: Uint8Array): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
 export interface EntrypointInfo {

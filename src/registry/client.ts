@@ -1,6 +1,7 @@
 import type { CredentialProvider } from "./credential.ts";
 import { RunnerError } from "../errors.ts";
-import { classifyManifest, extractEntrypoint, ImageConfig, MANIFEST_ACCEPT, selectPlatform, sha256Digest } from "../image/manifest.ts";
+import { sha256Digest, verifyDigest } from "../image/digest.ts";
+import { classifyManifest, extractEntrypoint, MANIFEST_ACCEPT, parseImageConfig, selectPlatform } from "../image/manifest.ts";
 import { formatPlatform, type Platform } from "../image/platform.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
 import { formatReference, normaliseRegistry, registryHost, type ImageReference } from "../image/reference.ts";
@@ -161,8 +162,9 @@ export class RegistryClient {
     const { ref, image } = t;
     const wanted = ref.digest ?? ref.tag ?? "latest";
     const top = await this.fetchManifest(t, wanted, `manifest of ${image}`);
-    if (ref.digest && top.digest !== ref.digest) {
-      throw new RunnerError("DIGEST_MISMATCH", `manifest of ${image} from registry ${ref.registry} hashes to ${top.digest}, not the pinned ${ref.digest}`);
+    const pinned = ref.digest;
+    if (pinned) {
+      verifyDigest(top, { digest: pinned }, "refuse", () => `manifest of ${image} from registry ${ref.registry} hashes to ${top.digest}, not the pinned ${pinned}`);
     }
     let parsed = classifyManifest(top.bytes, top.contentType);
     const mediaType = parsed.mediaType;
@@ -170,9 +172,9 @@ export class RegistryClient {
     if (parsed.kind === "index") {
       const child = selectPlatform(parsed.index, platform);
       const got = await this.fetchManifest(t, child.digest, `${formatPlatform(platform)} manifest of ${image}`);
-      if (got.digest !== child.digest || (child.size !== undefined && child.size !== got.bytes.byteLength)) {
-        throw new RunnerError("DIGEST_MISMATCH", `index of ${image} on registry ${ref.registry} lists ${child.digest} for ${formatPlatform(platform)}, but the manifest served hashes to ${got.digest}`);
-      }
+      verifyDigest(got, child, "refuse", () =>
+        `index of ${image} on registry ${ref.registry} lists ${child.digest} for ${formatPlatform(platform)}, but the manifest served hashes to ${got.digest}`,
+      );
       parsed = classifyManifest(got.bytes, got.contentType);
       if (parsed.kind !== "image") {
         throw new RunnerError("UNSUPPORTED_MEDIA_TYPE", `index of ${image} on registry ${ref.registry} points to another index for ${formatPlatform(platform)}`);
@@ -181,16 +183,9 @@ export class RegistryClient {
     }
     const configDigest = parsed.manifest.config.digest;
     const configBytes = await this.fetchBlob(t, configDigest, `config of ${image}`);
-    const actual = sha256Digest(configBytes);
-    if (configDigest.startsWith("sha256:") && actual !== configDigest) {
-      throw new RunnerError("DIGEST_MISMATCH", `config of ${image} from registry ${ref.registry} hashes to ${actual}, not ${configDigest}`);
-    }
-    let config: ImageConfig;
-    try {
-      config = ImageConfig.parse(JSON.parse(new TextDecoder().decode(configBytes)));
-    } catch {
-      throw new RunnerError("UNSUPPORTED_MEDIA_TYPE", `config of ${image} from registry ${ref.registry} is not a valid image config`);
-    }
+    const actual = { digest: sha256Digest(configBytes), size: configBytes.byteLength };
+    verifyDigest(actual, { digest: configDigest }, "trust", () => `config of ${image} from registry ${ref.registry} hashes to ${actual.digest}, not ${configDigest}`);
+    const config = parseImageConfig(configBytes, `${image} from registry ${ref.registry}`);
     let entry: ReturnType<typeof extractEntrypoint>;
     try {
       entry = extractEntrypoint(config);
@@ -214,13 +209,13 @@ export class RegistryClient {
 
   private async fetchManifest(t: Target, reference: string, what: string) {
     const res = await this.get(t, `manifests/${reference}`, "manifest", what, { accept: MANIFEST_ACCEPT });
-    const digest = sha256Digest(res.body);
+    const content = { digest: sha256Digest(res.body), size: res.body.byteLength };
     // A registry that names a sha256 digest other than the bytes it sent is lying or tampered with.
     const claimed = res.headers["docker-content-digest"];
-    if (claimed?.startsWith("sha256:") && claimed !== digest) {
-      throw new RunnerError("DIGEST_MISMATCH", `${what}: registry ${t.ref.registry} claims ${claimed} but the bytes hash to ${digest}`);
+    if (claimed !== undefined) {
+      verifyDigest(content, { digest: claimed }, "trust", () => `${what}: registry ${t.ref.registry} claims ${claimed} but the bytes hash to ${content.digest}`);
     }
-    return { bytes: res.body, digest, contentType: res.headers["content-type"] };
+    return { bytes: res.body, ...content, contentType: res.headers["content-type"] };
   }
 
   private async fetchBlob(t: Target, digest: string, what: string): Promise<Uint8Array> {

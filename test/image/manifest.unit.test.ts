@@ -1,7 +1,8 @@
 import { describe, expect, test } from "../support/testing.ts";
 import { createHash } from "node:crypto";
 import { RunnerError } from "../../src/errors.ts";
-import { DOCKER_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, type Descriptor, extractEntrypoint, ImageConfig, type ImageIndex, isAttestation, isImageMediaType, isIndexMediaType, MANIFEST_ACCEPT, normaliseMediaType, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, parseImageConfig, selectPlatform, sha256Digest, classifyManifest } from "../../src/image/manifest.ts";
+import { DOCKER_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, type Descriptor, extractEntrypoint, ImageConfig, type ImageIndex, isAttestation, isImageMediaType, isIndexMediaType, MANIFEST_ACCEPT, normaliseMediaType, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, parseImageConfig, selectPlatform, classifyManifest } from "../../src/image/manifest.ts";
+import { sha256Digest } from "../../src/image/digest.ts";
 import { formatPlatform, parsePlatform, platformServes, type Platform } from "../../src/image/platform.ts";
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
