@@ -34,20 +34,13 @@ import type { PodPlan } from "../kube/pod-planner.ts";
 import { podIdForImage } from "../kube/pod-id.ts";
 import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
 import type { Logger } from "../log.ts";
-import { type Clock, type ImageSettings, PodCache, type PodSlot, type PodTarget, formatReclaimAfter, parseReclaimAfter } from "./pod-cache.ts";
+import { type Clock, type ImageSettings, PodCache, type PodSlot, type PodTarget } from "./pod-cache.ts";
+import { formatReclaimAfter, podHealth, reclaimAfterOfPod, templateVersionOfPod } from "./pod-facts.ts";
 import { PodGc } from "./pod-gc.ts";
 import { type AddressMode, PodUnreachableError, WrapperClients, podAddress } from "./pod-grpc.ts";
-import {
-  createOrAdoptPod,
-  deletePod,
-  deleteServiceIfUnused,
-  ensureService,
-  listFunctionPods,
-  patchReclaimAfter,
-  templateVersionOfPod,
-} from "./pod-kube.ts";
+import { createOrAdoptPod, deletePod, deleteServiceIfUnused, ensureService, listFunctionPods, patchReclaimAfter } from "./pod-kube.ts";
 import { adoptable, reuseProblem } from "./pod-reuse.ts";
-import { podHealth, waitForPod } from "./pod-waiter.ts";
+import { waitForPod } from "./pod-waiter.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
 import { Waitlist } from "./waitlist.ts";
 
@@ -358,7 +351,7 @@ export class PodEvaluator implements FunctionEvaluator {
         templateVersion: templateVersionOfPod(ready.pod) ?? plan.template.version,
         hasAnnotations: ready.pod.metadata?.annotations !== undefined,
       };
-      const written = adopted ? (parseReclaimAfter(ready.pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]) ?? 0) : reclaimAfterMs;
+      const written = adopted ? (reclaimAfterOfPod(ready.pod) ?? 0) : reclaimAfterMs;
       return { target: { ...t, address: this.addressOf(t) }, reclaimAfterMs: written };
     } catch (e) {
       // As upstream: a pod that did not come up is removed (with its Service, unless another pod uses it).

@@ -1,7 +1,7 @@
 /**
  * Garbage collection of function pods, every `--scan-interval`: every pod
  * labelled `fn.kpt.dev/image` in the pod namespace (whichever runner
- * replica made it) is judged by `judgePod` (./pod-cache.ts):
+ * replica made it) is judged by `judgePod` (./pod-verdict.ts):
  * - failed (phase Failed or Succeeded): deleted;
  * - expired (`fn.kpt.dev/reclaim-after` passed, and not in use here):
  *   deleted; when this runner used it since it last wrote the annotation,
@@ -16,10 +16,11 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
 import { isKubeApiError } from "../kube/errors.ts";
-import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
 import type { Logger } from "../log.ts";
-import { type PodCache, type PodSlot, judgePod, type PodVerdict, parseReclaimAfter } from "./pod-cache.ts";
-import { alive, deletePod, deleteServiceIfUnused, labelOf, listFunctionPods, listFunctionServices, patchReclaimAfter, templateVersionOfPod } from "./pod-kube.ts";
+import type { PodCache, PodSlot } from "./pod-cache.ts";
+import { alive, labelOf, podFacts } from "./pod-facts.ts";
+import { deletePod, deleteServiceIfUnused, listFunctionPods, listFunctionServices, patchReclaimAfter } from "./pod-kube.ts";
+import { judgePod, type PodVerdict } from "./pod-verdict.ts";
 
 export interface GcOptions {
   client: () => Promise<KubeClient>;
@@ -95,12 +96,7 @@ export class PodGc {
       const slot = cache.slotById(label);
       const mine = slot !== undefined && slot.target?.podName === name ? slot : undefined;
       const verdict: PodVerdict = judgePod(
-        {
-          phase: pod.status?.phase,
-          deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
-          reclaimAfterMs: parseReclaimAfter(pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]),
-          templateVersion: templateVersionOfPod(pod),
-        },
+        podFacts(pod),
         {
           // A pod being started for a slot here is not judged until it runs.
           busy: slot !== undefined && (slot.state === "starting" || (mine !== undefined && (mine.inFlight > 0 || mine.waiting > 0))),

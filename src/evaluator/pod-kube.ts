@@ -2,7 +2,7 @@
  * The pod runtime's Kubernetes writes and reads: the Service and Pod of a
  * function instance (created, or adopted when they already exist and are
  * ours), deletions, the reclaim-after patch, the label listing. Thin: the
- * decisions live in ./pod-cache.ts and ./pod-waiter.ts.
+ * decisions live in ./pod-cache.ts, and what a pod says in ./pod-facts.ts.
  *
  * "Ours" means labelled `fn.kpt.dev/image=<pod id>` (Services: selecting on
  * it). Nothing without that label is ever deleted.
@@ -11,10 +11,9 @@ import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import { RunnerError } from "../errors.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
-import { IMAGE_LABEL, RECLAIM_AFTER_ANNOTATION, TEMPLATE_VERSION_ANNOTATION } from "../kube/pod-template.ts";
+import { IMAGE_LABEL, RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
 import type { Logger } from "../log.ts";
-import { formatReclaimAfter } from "./pod-cache.ts";
-import { podHealth } from "./pod-waiter.ts";
+import { alive, formatReclaimAfter, labelOf, podHealth, selects, templateVersionOfPod } from "./pod-facts.ts";
 
 const podOp = (verb: "get" | "list" | "create" | "delete" | "patch", namespace: string, name?: string) => ({
   verb,
@@ -28,10 +27,6 @@ const svcOp = (verb: "get" | "list" | "create" | "delete", namespace: string, na
   namespace,
   ...(name === undefined ? {} : { name }),
 });
-
-export const labelOf = (pod: V1Pod): string | undefined => pod.metadata?.labels?.[IMAGE_LABEL];
-export const templateVersionOfPod = (pod: V1Pod): string | undefined => pod.metadata?.annotations?.[TEMPLATE_VERSION_ANNOTATION];
-export const selects = (svc: V1Service, podId: string): boolean => svc.spec?.selector?.[IMAGE_LABEL] === podId;
 
 /** The Service of a function instance: created, or the existing one when it selects the same pods. */
 export async function ensureService(client: KubeClient, service: V1Service): Promise<V1Service> {
@@ -131,12 +126,6 @@ export async function listFunctionServices(client: KubeClient, namespace: string
   const list = await client.call(svcOp("list", namespace), (core) => core.listNamespacedService({ namespace }));
   return list.items.filter((s) => s.spec?.selector?.[IMAGE_LABEL] !== undefined);
 }
-
-/** A pod that still serves or will: not failed, not terminating. */
-export const alive = (pod: V1Pod): boolean => {
-  const h = podHealth(pod);
-  return h.state === "ready" || h.state === "pending";
-};
 
 /**
  * Deletes the Service `podId` when no live pod carries its label any more

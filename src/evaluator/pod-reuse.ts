@@ -1,8 +1,12 @@
+/**
+ * Whether a cached function pod may serve another call, and which pods found
+ * at start-up may be adopted (docs/evaluation.md, "Reuse, TTL and garbage
+ * collection"). Pure: the caller fetched the objects; what they say is read
+ * through ./pod-facts.ts.
+ */
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
-import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
-import { parseReclaimAfter, type PodTarget } from "./pod-cache.ts";
-import { labelOf, selects, templateVersionOfPod } from "./pod-kube.ts";
-import { podHealth } from "./pod-waiter.ts";
+import type { PodTarget } from "./pod-cache.ts";
+import { labelOf, podHealth, reclaimAfterOfPod, selects, templateVersionOfPod } from "./pod-facts.ts";
 
 /**
  * Why a cached pod must not serve another call, or undefined when it may.
@@ -48,6 +52,6 @@ export function adoptable(
       templateVersion,
       hasAnnotations: pod.metadata?.annotations !== undefined,
     },
-    reclaimAfterMs: parseReclaimAfter(pod.metadata?.annotations?.[RECLAIM_AFTER_ANNOTATION]) ?? 0,
+    reclaimAfterMs: reclaimAfterOfPod(pod) ?? 0,
   };
 }

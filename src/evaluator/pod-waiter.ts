@@ -4,71 +4,12 @@
  * the Service reaches it). Polled (default every 100 ms, 60 s at most), as
  * Porch does: client-node's watch does not work under Bun.
  *
- * `podHealth` and `endpointsList` are pure; `waitForPod` is the polling shell.
+ * The shell: what the pod and its Endpoints say is read by ./pod-facts.ts.
  */
-import type { V1Endpoints, V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import { RunnerError } from "../errors.ts";
 import type { KubeClient } from "../kube/client.ts";
-import { FUNCTION_CONTAINER_NAME } from "../kube/pod-template.ts";
-
-export type PodHealth =
-  | { state: "ready"; podIP: string }
-  | { state: "pending"; why: string }
-  | { state: "failed"; why: string }
-  | { state: "deleting" };
-
-/** Waiting reasons that never clear by themselves. */
-const HOPELESS = new Set(["InvalidImageName", "ErrImageNeverPull"]);
-
-function containerStory(pod: V1Pod): string {
-  const parts: string[] = [];
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-  for (const c of statuses) {
-    const w = c.state?.waiting;
-    const t = c.state?.terminated;
-    if (w?.reason !== undefined) parts.push(`container ${c.name} waiting: ${w.reason}${w.message ? `: ${w.message}` : ""}`);
-    else if (t !== undefined && (t.exitCode ?? 0) !== 0) {
-      parts.push(`container ${c.name} terminated: ${t.reason ?? "Error"} (exit code ${t.exitCode})${t.message ? `: ${t.message}` : ""}`);
-    }
-  }
-  return parts.join("; ");
-}
-
-/** What a pod's status says about using it. Pure. */
-export function podHealth(pod: V1Pod): PodHealth {
-  if (pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null) return { state: "deleting" };
-  const phase = pod.status?.phase ?? "Pending";
-  const story = containerStory(pod);
-  if (phase === "Failed" || phase === "Succeeded") {
-    const why = [`phase ${phase}`, pod.status?.reason, pod.status?.message, story].filter((s) => s !== undefined && s !== "").join(": ");
-    return { state: "failed", why };
-  }
-  for (const c of pod.status?.containerStatuses ?? []) {
-    const reason = c.state?.waiting?.reason;
-    if (reason !== undefined && HOPELESS.has(reason)) return { state: "failed", why: story };
-  }
-  const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-  const ip = pod.status?.podIP;
-  if (phase === "Running" && ready && ip !== undefined && ip !== "") return { state: "ready", podIP: ip };
-  const notReady = phase === "Running" ? "running, not ready" : `phase ${phase}`;
-  return { state: "pending", why: story === "" ? notReady : `${notReady}: ${story}` };
-}
-
-/** Whether the Endpoints list `podIP` (of the pod with `podUid`, when they say) as a ready address. Pure. */
-export function endpointsList(ep: V1Endpoints | undefined, podIP: string, podUid?: string): boolean {
-  for (const subset of ep?.subsets ?? []) {
-    for (const a of subset.addresses ?? []) {
-      if (a.ip !== podIP) continue;
-      const uid = a.targetRef?.uid;
-      if (podUid === undefined || uid === undefined || uid === "" || uid === podUid) return true;
-    }
-  }
-  return false;
-}
-
-/** The function container's image (the pinned reference), for messages. */
-export const functionImageOf = (pod: V1Pod): string | undefined =>
-  pod.spec?.containers?.find((c) => c.name === FUNCTION_CONTAINER_NAME)?.image;
+import { endpointsList, functionImageOf, podHealth } from "./pod-facts.ts";
 
 export interface WaitOptions {
   client: KubeClient;

@@ -6,9 +6,10 @@ import * as grpc from "@grpc/grpc-js";
 import type { V1Pod } from "@kubernetes/client-node";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { FlagError } from "../../src/config/flags.ts";
-import { formatReclaimAfter, judgePod, PodCache, type PodCacheOptions, type PodTarget, parseReclaimAfter } from "../../src/evaluator/pod-cache.ts";
+import { PodCache, type PodCacheOptions, type PodTarget } from "../../src/evaluator/pod-cache.ts";
+import { endpointsList, formatReclaimAfter, parseReclaimAfter, podHealth } from "../../src/evaluator/pod-facts.ts";
 import { errorFromGrpc, PodUnreachableError, podAddress } from "../../src/evaluator/pod-grpc.ts";
-import { endpointsList, podHealth } from "../../src/evaluator/pod-waiter.ts";
+import { judgePod } from "../../src/evaluator/pod-verdict.ts";
 import { Waitlist } from "../../src/evaluator/waitlist.ts";
 import { manualClock } from "./pod-helpers.ts";
 
