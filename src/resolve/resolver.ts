@@ -49,7 +49,7 @@ function once(provider: CredentialProvider): CredentialProvider & { last?: Resol
 export interface ResolverOptions {
   defaultImagePrefix: string;
   platform: Platform;
-  /** Picks default keychain vs custom auth per image; without it the client's credentials are used. */
+  /** Picks default keychain vs custom auth (and their transports) per image; without it the client's own are used. */
   auth?: AuthSelector;
   /**
    * Runs on a cache miss before the registry is contacted: the Kubernetes
@@ -134,7 +134,7 @@ export class ImageResolver {
         const choice = this.opts.auth?.choose(ref);
         if (this.opts.beforeFetch !== undefined && options.skipBeforeFetch !== true) await this.opts.beforeFetch(ref, choice);
         const credentials = choice ? once(choice.provider) : undefined;
-        const meta = await this.client.resolve(ref, { platform: want, credentials, signal });
+        const meta = await this.client.resolve(ref, { platform: want, credentials, ...(choice === undefined ? {} : { transport: choice.transport }), signal });
         this.authOf.set(meta, {
           strategy: choice?.strategy ?? "default",
           reason: choice?.reason ?? "credentials given to the client",
