@@ -1,75 +1,43 @@
-// The endpoints controller (pkg/controller/endpoint): for every Service with a
-// selector it keeps an Endpoints object of the same name listing the matching
-// pods' IPs (ready ones under `addresses`, the others under
-// `notReadyAddresses`) with the Service ports resolved to target ports.
+// The endpoints controller: for every Service with a selector it keeps an
+// Endpoints object of the same name listing the matching pods' IPs (ready
+// ones under `addresses`, the others under `notReadyAddresses`). The runner
+// waits for its pod to appear there before it calls a Service address.
 import type { Registry } from "./registry.ts";
-import { selectorFromMap, matchesLabels } from "./selectors.ts";
 import type { StoreEvent } from "./store.ts";
-import { type JsonObject, type KubeObject, type WirePod, type WireService, isRecord, jsonEqual, rfc3339 } from "./types.ts";
-
-interface EndpointPort {
-  name?: string;
-  port: number;
-  protocol: string;
-}
-
-function podReady(pod: WirePod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-}
-
-/** Resolves a service port's targetPort against a pod's container ports. */
-function resolveTargetPort(pod: WirePod, targetPort: number | string | undefined, port: number): number | undefined {
-  if (targetPort === undefined) return port;
-  if (typeof targetPort === "number") return targetPort;
-  if (/^\d+$/.test(targetPort)) return Number(targetPort);
-  for (const c of pod.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.name === targetPort) return p.containerPort;
-  }
-  return undefined;
-}
+import { type JsonObject, type KubeObject, type WirePod, type WireService, jsonEqual, rfc3339 } from "./types.ts";
 
 export class EndpointsController {
   private readonly dirty = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private idleWaiters: (() => void)[] = [];
-  private unsubscribe: (() => void) | undefined;
+  private readonly unsubscribe: () => void;
 
-  constructor(private readonly registry: Registry) {}
-
-  start(): void {
-    this.unsubscribe = this.registry.store.subscribe((e) => this.onEvent(e));
-    for (const svc of this.registry.store.list("services")) this.markDirty(svc.metadata.namespace ?? "");
+  constructor(private readonly registry: Registry) {
+    this.unsubscribe = registry.store.subscribe((e) => this.onEvent(e));
   }
 
   stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-    if (this.timer) clearTimeout(this.timer);
+    this.unsubscribe();
+    clearTimeout(this.timer);
     this.timer = undefined;
     this.dirty.clear();
     this.flushWaiters();
   }
 
   private onEvent(e: StoreEvent): void {
-    if (e.resource === "pods") this.markDirty(e.object.metadata.namespace ?? "");
-    if (e.resource === "services") {
-      const ns = e.object.metadata.namespace ?? "";
-      if (e.type === "DELETED") {
-        // The Endpoints of a deleted Service go with it.
-        const name = e.object.metadata.name ?? "";
-        if (this.registry.store.has("endpoints", ns, name)) this.registry.finalize("endpoints", ns, name);
-      } else this.markDirty(ns);
+    const ns = e.object.metadata.namespace ?? "";
+    const name = e.object.metadata.name ?? "";
+    // The Endpoints of a deleted Service go with it.
+    if (e.resource === "services" && e.type === "DELETED") this.registry.store.remove("endpoints", ns, name);
+    else if (e.resource === "pods" || e.resource === "services") {
+      this.dirty.add(ns);
+      this.timer ??= setTimeout(() => this.sync(), 0);
     }
   }
 
-  private markDirty(namespace: string): void {
-    this.dirty.add(namespace);
-    if (!this.timer) this.timer = setTimeout(() => this.sync(), 0);
-  }
-
-  /** Resolves once every pending change has been reflected in Endpoints. */
+  /** Resolves once every pending change is reflected in Endpoints. */
   whenIdle(): Promise<void> {
-    if (!this.timer && this.dirty.size === 0) return Promise.resolve();
+    if (this.timer === undefined) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -83,75 +51,47 @@ export class EndpointsController {
     this.timer = undefined;
     const namespaces = [...this.dirty];
     this.dirty.clear();
-    for (const ns of namespaces) this.syncNamespace(ns);
-    if (!this.timer && this.dirty.size === 0) this.flushWaiters();
-  }
-
-  private syncNamespace(namespace: string): void {
-    const nsObj = this.registry.store.get("namespaces", undefined, namespace);
-    if (!nsObj || nsObj.metadata.deletionTimestamp) return;
-    const pods = this.registry.store.list("pods", namespace) as unknown as WirePod[];
-    for (const raw of this.registry.store.list("services", namespace)) {
-      const svc = raw as unknown as WireService;
-      const selector = svc.spec?.selector;
-      if (!selector || Object.keys(selector).length === 0) continue; // user-managed Endpoints
-      this.syncService(svc, pods.filter((p) => matchesLabels(selectorFromMap(selector), p.metadata?.labels)));
+    for (const ns of namespaces) {
+      const pods = this.registry.store.list("pods", ns) as unknown as WirePod[];
+      for (const svc of this.registry.store.list("services", ns) as unknown as WireService[]) {
+        const selector = svc.spec?.selector;
+        // Without a selector the Endpoints are the user's.
+        if (selector && Object.keys(selector).length > 0) this.syncService(svc, pods.filter((p) => Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v)));
+      }
     }
+    if (this.timer === undefined) this.flushWaiters();
   }
 
   private syncService(svc: WireService, pods: WirePod[]): void {
     const name = svc.metadata?.name ?? "";
     const namespace = svc.metadata?.namespace ?? "";
-    const subsetsByPorts = new Map<string, { ports: EndpointPort[]; addresses: JsonObject[]; notReady: JsonObject[] }>();
+    const addresses: JsonObject[] = [];
+    const notReady: JsonObject[] = [];
     for (const pod of pods) {
       const ip = pod.status?.podIP;
-      const phase = pod.status?.phase;
-      if (!ip || pod.metadata?.deletionTimestamp || phase === "Succeeded" || phase === "Failed") continue;
-      const ports: EndpointPort[] = [];
-      for (const sp of svc.spec?.ports ?? []) {
-        const port = resolveTargetPort(pod, sp.targetPort, sp.port);
-        if (port === undefined) continue;
-        const entry: EndpointPort = { port, protocol: sp.protocol ?? "TCP" };
-        if (sp.name) entry.name = sp.name;
-        ports.push(entry);
-      }
-      const key = JSON.stringify(ports);
-      let subset = subsetsByPorts.get(key);
-      if (!subset) {
-        subset = { ports, addresses: [], notReady: [] };
-        subsetsByPorts.set(key, subset);
-      }
-      const address: JsonObject = {
-        ip,
-        targetRef: { kind: "Pod", namespace, name: pod.metadata?.name ?? "", uid: pod.metadata?.uid ?? "" },
-      };
-      if (pod.spec?.nodeName) address.nodeName = pod.spec.nodeName;
-      (podReady(pod) ? subset.addresses : subset.notReady).push(address);
+      if (!ip || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") continue;
+      const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+      const address = { ip, nodeName: pod.spec?.nodeName, targetRef: { kind: "Pod", namespace, name: pod.metadata?.name ?? "", uid: pod.metadata?.uid ?? "" } };
+      (ready ? addresses : notReady).push(address);
     }
-    const byIP = (a: JsonObject, b: JsonObject): number => String(a.ip).localeCompare(String(b.ip)) || String(isRecord(a.targetRef) ? a.targetRef.name : "").localeCompare(String(isRecord(b.targetRef) ? b.targetRef.name : ""));
-    const subsets: JsonObject[] = [...subsetsByPorts.values()].map((s) => {
-      const subset: JsonObject = {};
-      if (s.addresses.length > 0) subset.addresses = s.addresses.sort(byIP);
-      if (s.notReady.length > 0) subset.notReadyAddresses = s.notReady.sort(byIP);
-      if (s.ports.length > 0) subset.ports = s.ports;
-      return subset;
-    });
-    const labels = { ...(svc.metadata?.labels ?? {}) };
+    const ports = (svc.spec?.ports ?? []).map((p) => ({
+      ...(p.name ? { name: p.name } : {}),
+      // A named targetPort is not resolved: the runner's Services name the port number.
+      port: typeof p.targetPort === "number" ? p.targetPort : p.port,
+      protocol: p.protocol ?? "TCP",
+    }));
+    const subsets =
+      addresses.length + notReady.length === 0
+        ? undefined
+        : [{ ...(addresses.length > 0 ? { addresses } : {}), ...(notReady.length > 0 ? { notReadyAddresses: notReady } : {}), ports }];
     const existing = this.registry.store.get("endpoints", namespace, name);
-    const existingSubsets = existing && Array.isArray(existing.subsets) ? existing.subsets : [];
-    if (existing && jsonEqual(existingSubsets, subsets) && jsonEqual(existing.metadata.labels ?? {}, labels)) return;
+    if (existing && jsonEqual(existing.subsets, subsets)) return;
     const ep: KubeObject = {
       apiVersion: "v1",
       kind: "Endpoints",
-      metadata: {
-        name,
-        namespace,
-        labels,
-        annotations: { "endpoints.kubernetes.io/last-change-trigger-time": rfc3339() },
-      },
+      metadata: { name, namespace, annotations: { "endpoints.kubernetes.io/last-change-trigger-time": rfc3339() } },
+      ...(subsets ? { subsets } : {}),
     };
-    if (Object.keys(labels).length === 0) delete ep.metadata.labels;
-    if (subsets.length > 0) ep.subsets = subsets;
     this.registry.upsert("endpoints", ep);
   }
 }

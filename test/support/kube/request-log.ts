@@ -1,4 +1,5 @@
-// A record of every request the test API server saw, for assertions.
+// A record of every request the test API server saw: tests assert on the
+// calls the runner makes (verb, resource, status), not only on outcomes.
 import type { Verb } from "./types.ts";
 
 export interface RequestLogEntry {

@@ -1,60 +1,27 @@
 // In-memory "etcd": objects per resource keyed by namespace/name, one global
-// increasing resourceVersion, and an event history for watches.
+// increasing resourceVersion, and an event history so a watch can resume
+// from a resourceVersion (or be told 410 Expired once it is compacted away).
 import { type KubeObject, clone } from "./types.ts";
 
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
-
 export interface StoreEvent {
-  type: WatchEventType;
+  type: "ADDED" | "MODIFIED" | "DELETED";
   resource: string;
-  /** The object after the change (for DELETED: its last state, with the deletion's resourceVersion). */
+  /** The object after the change (DELETED: its last state, with the deletion's resourceVersion). */
   object: KubeObject;
-  /** The object before the change (MODIFIED and DELETED). */
+  /** The object before the change (MODIFIED). */
   oldObject: KubeObject | undefined;
   resourceVersion: number;
 }
 
-export type StoreListener = (event: StoreEvent) => void;
-
-const META_ORDER = [
-  "name",
-  "generateName",
-  "namespace",
-  "uid",
-  "resourceVersion",
-  "generation",
-  "creationTimestamp",
-  "deletionTimestamp",
-  "deletionGracePeriodSeconds",
-  "labels",
-  "annotations",
-  "ownerReferences",
-  "finalizers",
-];
-
-/** Field order as the Go structs serialize: kind, apiVersion, metadata (ordered), ..., status. */
-function canonical(obj: KubeObject): KubeObject {
-  const { kind, apiVersion, metadata, status, ...rest } = obj;
-  const meta: Record<string, unknown> = {};
-  const source = metadata as Record<string, unknown>;
-  for (const k of META_ORDER) if (source[k] !== undefined) meta[k] = source[k];
-  for (const [k, v] of Object.entries(source)) if (!(k in meta) && v !== undefined) meta[k] = v;
-  const out: KubeObject = { kind, apiVersion, metadata: meta as KubeObject["metadata"], ...rest };
-  if (status !== undefined) out.status = status;
-  return out;
-}
-
-function key(namespace: string | undefined, name: string): string {
-  return `${namespace ?? ""}/${name}`;
-}
+const key = (namespace: string | undefined, name: string): string => `${namespace ?? ""}/${name}`;
 
 export class ObjectStore {
   private revision = 0;
   private readonly data = new Map<string, Map<string, KubeObject>>();
   private readonly history: StoreEvent[] = [];
-  private readonly listeners = new Set<StoreListener>();
+  private readonly listeners = new Set<(event: StoreEvent) => void>();
 
-  /** How many events are kept for watches that resume from a resourceVersion. */
+  /** `historyLimit`: how many events a watch can resume across. */
   constructor(private readonly historyLimit = 2000) {}
 
   /** The resourceVersion of the last write. */
@@ -64,10 +31,7 @@ export class ObjectStore {
 
   private bucket(resource: string): Map<string, KubeObject> {
     let b = this.data.get(resource);
-    if (!b) {
-      b = new Map();
-      this.data.set(resource, b);
-    }
+    if (!b) this.data.set(resource, (b = new Map()));
     return b;
   }
 
@@ -82,44 +46,32 @@ export class ObjectStore {
 
   /** Objects of a resource (all namespaces when `namespace` is undefined), in key order like etcd. */
   list(resource: string, namespace?: string): KubeObject[] {
-    const out: KubeObject[] = [];
-    const entries = [...this.bucket(resource).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [, obj] of entries) {
-      if (namespace === undefined || obj.metadata.namespace === namespace) out.push(clone(obj));
-    }
-    return out;
+    return [...this.bucket(resource).entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, obj]) => obj)
+      .filter((obj) => namespace === undefined || obj.metadata.namespace === namespace)
+      .map(clone);
   }
 
-  /** Writes (creates or replaces) an object, stamping a new resourceVersion. Returns the stored copy. */
+  /** Creates or replaces an object under a new resourceVersion; answers the stored copy. */
   write(resource: string, obj: KubeObject): KubeObject {
     const k = key(obj.metadata.namespace, obj.metadata.name ?? "");
-    const bucket = this.bucket(resource);
-    const old = bucket.get(k);
-    this.revision++;
-    const stored = canonical(clone(obj));
-    stored.metadata.resourceVersion = String(this.revision);
-    bucket.set(k, stored);
-    this.emit({
-      type: old ? "MODIFIED" : "ADDED",
-      resource,
-      object: clone(stored),
-      oldObject: old ? clone(old) : undefined,
-      resourceVersion: this.revision,
-    });
+    const old = this.bucket(resource).get(k);
+    const stored = clone(obj);
+    stored.metadata.resourceVersion = String(++this.revision);
+    this.bucket(resource).set(k, stored);
+    this.emit({ type: old ? "MODIFIED" : "ADDED", resource, object: clone(stored), oldObject: old && clone(old), resourceVersion: this.revision });
     return clone(stored);
   }
 
-  /** Removes an object; the DELETED event carries a new resourceVersion as etcd's does. */
+  /** Removes an object; the DELETED event carries a new resourceVersion, as etcd's does. */
   remove(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
-    const k = key(namespace, name);
-    const bucket = this.bucket(resource);
-    const old = bucket.get(k);
+    const old = this.bucket(resource).get(key(namespace, name));
     if (!old) return undefined;
-    bucket.delete(k);
-    this.revision++;
+    this.bucket(resource).delete(key(namespace, name));
     const last = clone(old);
-    last.metadata.resourceVersion = String(this.revision);
-    this.emit({ type: "DELETED", resource, object: clone(last), oldObject: clone(old), resourceVersion: this.revision });
+    last.metadata.resourceVersion = String(++this.revision);
+    this.emit({ type: "DELETED", resource, object: clone(last), oldObject: undefined, resourceVersion: this.revision });
     return last;
   }
 
@@ -130,24 +82,19 @@ export class ObjectStore {
       try {
         listener(event);
       } catch {
-        // a listener's failure must not break the write
+        // a listener's failure must not fail the write
       }
     }
   }
 
-  subscribe(listener: StoreListener): () => void {
+  subscribe(listener: (event: StoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /**
-   * Events after `revision` (exclusive), or "expired" when the history no
-   * longer reaches back that far (a watch must then answer 410 Gone).
-   */
+  /** Events after `revision`, or "expired" when the history no longer reaches back that far. */
   eventsSince(revision: number): StoreEvent[] | "expired" {
-    const oldest = this.history[0];
-    if (oldest && revision < oldest.resourceVersion - 1) return "expired";
-    if (!oldest && revision < this.revision) return "expired";
+    if (revision < this.oldestRevision()) return "expired";
     return this.history.filter((e) => e.resourceVersion > revision).map((e) => ({ ...e, object: clone(e.object) }));
   }
 

@@ -1,19 +1,19 @@
 // Watch streams: newline-delimited {"type","object"} events over a chunked
-// 200 response, as the API server serves ?watch=true.
+// 200 answer, as the API server serves ?watch=true. The runner watches its
+// FunctionConfigs from a list's resourceVersion and lists again on a 410.
 import type { ServerResponse } from "node:http";
-import type { ListRequest, Registry } from "./registry.ts";
-import { requireDef } from "./registry.ts";
+import type { Registry } from "./registry.ts";
+import { matchesLabels, parseLabelSelector } from "./selectors.ts";
 import { gone } from "./status.ts";
 import type { StoreEvent } from "./store.ts";
 import type { KubeObject } from "./types.ts";
 
-export interface WatchRequest extends ListRequest {
+export interface WatchRequest {
   resource: string;
   namespace: string | undefined;
+  labelSelector: string | undefined;
   resourceVersion: string | undefined;
   timeoutSeconds: number | undefined;
-  sendInitialEvents: boolean;
-  allowWatchBookmarks: boolean;
 }
 
 export class WatchHub {
@@ -30,74 +30,49 @@ export class WatchHub {
     return this.streams.size;
   }
 
-  /** Serves a watch on `res`. Selector errors must have been checked by the caller. */
+  /** Serves a watch on `res`; the selector was checked by the caller. */
   serve(req: WatchRequest, res: ServerResponse, headers: Record<string, string>): void {
-    const def = requireDef(req.resource);
-    const registry = this.registry;
+    const { store } = this.registry;
+    const selector = parseLabelSelector(req.labelSelector ?? "");
     res.writeHead(200, { ...headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
     // The real server flushes the headers at once: clients return from the request before any event.
     res.flushHeaders();
-    const send = (type: string, object: unknown): void => {
-      res.write(`${JSON.stringify({ type, object })}\n`);
-    };
-    const inScope = (obj: KubeObject): boolean =>
-      req.namespace === undefined || !def.namespaced || obj.metadata.namespace === req.namespace;
+    const send = (type: string, object: unknown): void => void res.write(`${JSON.stringify({ type, object })}\n`);
     const matches = (obj: KubeObject | undefined): boolean =>
-      obj !== undefined && inScope(obj) && registry.matches(req.resource, obj, req);
-
+      obj !== undefined && (req.namespace === undefined || obj.metadata.namespace === req.namespace) && matchesLabels(selector, obj.metadata.labels);
     const deliver = (e: StoreEvent): void => {
       if (e.resource !== req.resource) return;
       const now = matches(e.object);
       const before = e.type === "MODIFIED" ? matches(e.oldObject) : now;
-      if (e.type === "MODIFIED") {
-        if (now && before) send("MODIFIED", e.object);
-        else if (now) send("ADDED", e.object);
-        else if (before) send("DELETED", e.object);
-        return;
-      }
-      if (now) send(e.type, e.object);
+      // An object that starts or stops matching is ADDED or DELETED for this watch.
+      if (now && before) send(e.type, e.object);
+      else if (now) send("ADDED", e.object);
+      else if (before) send("DELETED", e.object);
     };
 
     const rv = req.resourceVersion;
-    if (rv === undefined || rv === "" || rv === "0" || req.sendInitialEvents) {
+    if (rv === undefined || rv === "" || rv === "0") {
       // "Start at most recent": synthetic ADDED events for what exists now.
-      const startFrom = registry.store.currentRevision();
-      for (const obj of registry.select(req.resource, def.namespaced ? req.namespace : undefined, req)) {
-        send("ADDED", obj);
-      }
-      if (req.sendInitialEvents && req.allowWatchBookmarks) {
-        send("BOOKMARK", {
-          kind: def.kind,
-          apiVersion: def.apiVersion,
-          metadata: { resourceVersion: String(startFrom), annotations: { "k8s.io/initial-events-end": "true" } },
-        });
-      }
+      for (const obj of this.registry.select(req.resource, req.namespace, req.labelSelector)) send("ADDED", obj);
     } else {
-      const from = Number(rv);
-      const backlog = Number.isFinite(from) ? registry.store.eventsSince(from) : "expired";
+      const backlog = /^\d+$/.test(rv) ? store.eventsSince(Number(rv)) : "expired";
       if (backlog === "expired") {
-        send("ERROR", gone(`too old resource version: ${rv} (${registry.store.oldestRevision()})`).status);
+        send("ERROR", gone(`too old resource version: ${rv} (${store.oldestRevision()})`).status);
         res.end();
         return;
       }
       for (const e of backlog) deliver(e);
     }
 
-    let closed = false;
-    const unsubscribe = registry.store.subscribe(deliver);
+    const unsubscribe = store.subscribe(deliver);
     const close = (): void => {
-      if (closed) return;
-      closed = true;
+      if (!this.streams.delete(close)) return;
       unsubscribe();
-      if (timer) clearTimeout(timer);
-      this.streams.delete(close);
+      clearTimeout(timer);
       if (!res.writableEnded) res.end();
     };
     this.streams.add(close);
-    const timer =
-      req.timeoutSeconds !== undefined && req.timeoutSeconds > 0
-        ? setTimeout(close, req.timeoutSeconds * 1000)
-        : undefined;
+    const timer = req.timeoutSeconds ? setTimeout(close, req.timeoutSeconds * 1000) : undefined;
     res.on("close", close);
   }
 }
