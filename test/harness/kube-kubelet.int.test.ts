@@ -1,26 +1,19 @@
-// The simulated kubelet and endpoints controller of the test API server,
-// including a real process per pod reachable at podIP:9446.
+// The simulated kubelet and endpoints controller of the test API server:
+// pod lifecycle, Endpoints, and a real process per pod at podIP:9446.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { type Server, createServer } from "node:http";
-import type { CoreV1Api, V1Endpoints, V1Pod } from "@kubernetes/client-node";
-import { type TestApiClient, coreV1ForTests } from "../support/kube/client-for-tests.ts";
-import { type KubeApiServer, loopbackIPAllocator, startKubeApiServer } from "../support/kube/index.ts";
-import type { WireEndpoints, WirePod } from "../support/kube/types.ts";
+import { type KubeApiServer, NODE_NAME, type WireEndpoints, type WirePod, loopbackIPAllocator, startKubeApiServer } from "../support/kube/index.ts";
 
 const NS = "porch-fn-system";
+const IMAGE = `example.com/fn@sha256:${"a".repeat(64)}`;
 let server: KubeApiServer;
-let client: TestApiClient<CoreV1Api>;
-let api: CoreV1Api;
 let counter = 0;
 
 beforeAll(async () => {
   server = await startKubeApiServer({ namespaces: [NS] });
-  client = await coreV1ForTests(server.kubeconfigYaml());
-  api = client.api;
 });
 
 afterAll(async () => {
-  await client?.close();
   await server?.stop();
 });
 
@@ -29,116 +22,104 @@ beforeEach(() => {
   server.kubelet.configure({ startDelayMs: 0, onPodRunning: undefined, onPodDeleted: undefined, podIP: "127.0.0.1", readyOnStart: true });
 });
 
-function fnPod(name: string, app: string, ports: { name?: string; containerPort: number }[] = [{ containerPort: 9446 }]): V1Pod {
-  return {
-    metadata: { name, labels: { "fn.kpt.dev/image": app } },
-    spec: { containers: [{ name: "function", image: "example.com/fn@sha256:" + "a".repeat(64), ports }] },
-  };
-}
-
-async function service(name: string, app: string, targetPort: number | string = 9446): Promise<void> {
-  await api.createNamespacedService({
-    namespace: NS,
-    body: { metadata: { name }, spec: { selector: { "fn.kpt.dev/image": app }, ports: [{ port: 9446, targetPort }] } },
-  });
-}
-
-function unique(prefix: string): string {
-  counter++;
-  return `${prefix}-${counter}`;
-}
+const unique = (prefix: string): string => `${prefix}-${++counter}`;
+const createPod = (name: string, app: string): WirePod =>
+  server.seed<WirePod>("pods", { metadata: { name, labels: { "fn.kpt.dev/image": app } }, spec: { containers: [{ name: "function", image: IMAGE, ports: [{ containerPort: 9446 }] }] } }, NS);
+const createService = (name: string, selector?: Record<string, string>): void =>
+  void server.seed("services", { metadata: { name }, spec: { ...(selector ? { selector } : {}), ports: [{ port: 9446 }] } }, NS);
+const pod = (name: string): WirePod | undefined => server.getObject<WirePod>("pods", NS, name);
+const endpoints = (name: string): WireEndpoints | undefined => server.getObject<WireEndpoints>("endpoints", NS, name);
+const ready = (p: WirePod | undefined): string | undefined => p?.status?.conditions?.find((c) => c.type === "Ready")?.status;
 
 describe("pod lifecycle", () => {
-  test("pods created while the kubelet is off stay Pending and unscheduled, then start when it is enabled", async () => {
-    const name = unique("late");
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(name, name) });
+  test("a pod waits Pending and unscheduled while the kubelet is off; then it runs, Ready, with a pod IP, and its Service's Endpoints list it", async () => {
+    const app = unique("late");
+    createService(app, { "fn.kpt.dev/image": app });
+    createPod(`${app}-pod`, app);
     await server.settle();
-    const pending = server.getObject<WirePod>("pods", NS, name);
-    expect(pending?.status?.phase).toBe("Pending");
-    expect(pending?.spec?.nodeName).toBeUndefined();
+    expect(pod(`${app}-pod`)?.status).toEqual({ phase: "Pending" });
+    expect(pod(`${app}-pod`)?.spec?.nodeName).toBeUndefined();
+    expect(endpoints(app)?.subsets).toBeUndefined();
     server.kubelet.enable();
     await server.settle();
-    expect(server.getObject<WirePod>("pods", NS, name)?.status?.phase).toBe("Running");
+    const running = pod(`${app}-pod`);
+    expect(running?.spec?.nodeName).toBe(NODE_NAME);
+    expect(running?.status).toMatchObject({ phase: "Running", podIP: "127.0.0.1" });
+    expect(ready(running)).toBe("True");
+    expect(running?.status?.containerStatuses?.[0]).toMatchObject({ name: "function", ready: true, started: true, imageID: IMAGE, state: { running: {} } });
+    expect(endpoints(app)?.subsets).toEqual([
+      { addresses: [{ ip: "127.0.0.1", nodeName: NODE_NAME, targetRef: { kind: "Pod", namespace: NS, name: `${app}-pod`, uid: running?.metadata?.uid ?? "" } }], ports: [{ port: 9446, protocol: "TCP" }] },
+    ]);
+    server.registry.delete("pods", NS, `${app}-pod`);
+    await server.settle();
+    expect(endpoints(app)?.subsets).toBeUndefined();
   });
 
   test("during startDelayMs the pod is scheduled and ContainerCreating, not ready", async () => {
     server.kubelet.enable({ startDelayMs: 300 });
     const name = unique("slow");
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(name, name) });
+    createPod(name, name);
     const creating = await server.waitForObject<WirePod>("pods", NS, name, (p) => p.status?.containerStatuses !== undefined);
-    expect(creating.spec?.nodeName).toBe("kube-test-node");
+    expect(creating.spec?.nodeName).toBe(NODE_NAME);
     expect(creating.status?.phase).toBe("Pending");
     expect(creating.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe("ContainerCreating");
-    expect(creating.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("False");
+    expect(ready(creating)).toBe("False");
     const running = await server.waitForObject<WirePod>("pods", NS, name, (p) => p.status?.phase === "Running", 3000);
     expect(running.status?.startTime).toBeDefined();
-    expect(running.status?.containerStatuses?.[0]?.imageID).toBe("example.com/fn@sha256:" + "a".repeat(64));
   });
 
-  test("a failing onPodRunning hook fails the pod", async () => {
+  test("readyOnStart false: Running but not Ready, listed under notReadyAddresses", async () => {
+    server.kubelet.enable({ readyOnStart: false });
+    const app = unique("unready");
+    createService(app, { "fn.kpt.dev/image": app });
+    createPod(`${app}-pod`, app);
+    await server.settle();
+    expect(pod(`${app}-pod`)?.status?.phase).toBe("Running");
+    expect(ready(pod(`${app}-pod`))).toBe("False");
+    expect(endpoints(app)?.subsets?.[0]?.addresses).toBeUndefined();
+    expect(endpoints(app)?.subsets?.[0]?.notReadyAddresses?.[0]?.targetRef?.name).toBe(`${app}-pod`);
+  });
+
+  test("a failing onPodRunning hook fails the pod; failPod fails a running one and stops its process", async () => {
     server.kubelet.enable({
       onPodRunning: () => {
         throw new Error("exec format error");
       },
     });
-    const name = unique("broken");
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(name, name) });
-    const failed = await server.waitForObject<WirePod>("pods", NS, name, (p) => p.status?.phase === "Failed");
+    const broken = unique("broken");
+    createPod(broken, broken);
+    const failed = await server.waitForObject<WirePod>("pods", NS, broken, (p) => p.status?.phase === "Failed");
     expect(failed.status?.message).toBe("exec format error");
     expect(failed.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 1, reason: "Error" });
-  });
 
-  test("setContainerWaiting reports e.g. ImagePullBackOff", async () => {
-    server.kubelet.enable({ readyOnStart: false });
-    const name = unique("pull");
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(name, name) });
+    const stopped: string[] = [];
+    server.kubelet.configure({ onPodRunning: () => ({ podIP: "127.0.0.2" }), onPodDeleted: (p) => void stopped.push(p.metadata?.name ?? "") });
+    const oom = unique("oom");
+    createPod(oom, oom);
+    expect((await server.waitForObject<WirePod>("pods", NS, oom, (p) => p.status?.phase === "Running")).status?.podIP).toBe("127.0.0.2");
+    const out = server.kubelet.failPod(oom, { namespace: NS, reason: "OOMKilled", message: "out of memory" });
+    expect(out.status).toMatchObject({ phase: "Failed", reason: "OOMKilled", message: "out of memory" });
+    expect(pod(oom)?.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ reason: "OOMKilled", message: "out of memory" });
     await server.settle();
-    const pod = server.kubelet.setContainerWaiting(name, "ImagePullBackOff", "Back-off pulling image", { namespace: NS });
-    expect(pod.status?.containerStatuses?.[0]?.state?.waiting).toEqual({ reason: "ImagePullBackOff", message: "Back-off pulling image" });
-    const read = await api.readNamespacedPod({ namespace: NS, name });
-    expect(read.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe("ImagePullBackOff");
+    expect(stopped).toEqual([oom]);
   });
 });
 
 describe("endpoints", () => {
-  test("readiness moves an address between addresses and notReadyAddresses", async () => {
+  test("the Endpoints go with their Service; a Service without selector is left to the user", async () => {
     server.kubelet.enable();
-    const app = unique("ready");
-    await service(app, app);
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(`${app}-pod`, app) });
+    const app = unique("gone");
+    createService(app, { "fn.kpt.dev/image": app });
+    createPod(`${app}-pod`, app);
     await server.settle();
-    const ready = server.getObject<WireEndpoints>("endpoints", NS, app);
-    expect(ready?.subsets?.[0]?.addresses?.map((a) => a.ip)).toEqual(["127.0.0.1"]);
-    expect(ready?.subsets?.[0]?.notReadyAddresses).toBeUndefined();
-    server.kubelet.setPodReady(`${app}-pod`, false, { namespace: NS });
+    expect(endpoints(app)?.subsets).toHaveLength(1);
+    server.registry.delete("services", NS, app);
     await server.settle();
-    const notReady = await api.readNamespacedEndpoints({ namespace: NS, name: app });
-    expect(notReady.subsets?.[0]?.addresses).toBeUndefined();
-    expect(notReady.subsets?.[0]?.notReadyAddresses?.[0]?.targetRef?.name).toBe(`${app}-pod`);
-  });
-
-  test("a named targetPort resolves to the container port; the Endpoints go with the Service", async () => {
-    server.kubelet.enable();
-    const app = unique("named");
-    await service(app, app, "grpc");
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(`${app}-pod`, app, [{ name: "grpc", containerPort: 9999 }]) });
+    expect(endpoints(app)).toBeUndefined();
+    createService("manual");
+    server.seed("endpoints", { metadata: { name: "manual" }, subsets: [{ addresses: [{ ip: "192.0.2.1" }], ports: [{ port: 80 }] }] }, NS);
     await server.settle();
-    const ep = server.getObject<WireEndpoints>("endpoints", NS, app);
-    expect(ep?.subsets?.[0]?.ports).toEqual([{ port: 9999, protocol: "TCP" }]);
-    await api.deleteNamespacedService({ namespace: NS, name: app });
-    await server.settle();
-    expect(server.getObject("endpoints", NS, app)).toBeUndefined();
-  });
-
-  test("Endpoints of a Service without selector are left to the user", async () => {
-    await api.createNamespacedService({ namespace: NS, body: { metadata: { name: "manual" }, spec: { ports: [{ port: 80 }] } } });
-    await api.createNamespacedEndpoints({
-      namespace: NS,
-      body: { metadata: { name: "manual" }, subsets: [{ addresses: [{ ip: "192.0.2.1" }], ports: [{ port: 80 }] }] },
-    });
-    await server.settle();
-    const ep: V1Endpoints = await api.readNamespacedEndpoints({ namespace: NS, name: "manual" });
-    expect(ep.subsets?.[0]?.addresses?.[0]?.ip).toBe("192.0.2.1");
+    expect(endpoints("manual")?.subsets?.[0]?.addresses?.[0]?.ip).toBe("192.0.2.1");
   });
 });
 
@@ -147,37 +128,33 @@ describe("a real process per pod", () => {
     const processes = new Map<string, Server>();
     server.kubelet.enable({
       podIP: loopbackIPAllocator(),
-      onPodRunning: async (pod, { podIP: ip }) => {
-        const srv = createServer((_req, res) => res.end(`hello from ${pod.metadata?.name}`));
+      onPodRunning: async (p, { podIP: ip }) => {
+        const srv = createServer((_req, res) => res.end(`hello from ${p.metadata?.name}`));
         await new Promise<void>((resolve, reject) => {
           srv.once("error", reject);
           srv.listen(9446, ip, () => resolve());
         });
-        processes.set(pod.metadata?.uid ?? "", srv);
+        processes.set(p.metadata?.uid ?? "", srv);
       },
-      onPodDeleted: async (pod) => {
-        const srv = processes.get(pod.metadata?.uid ?? "");
-        processes.delete(pod.metadata?.uid ?? "");
+      onPodDeleted: async (p) => {
+        const srv = processes.get(p.metadata?.uid ?? "");
+        processes.delete(p.metadata?.uid ?? "");
         await new Promise<void>((resolve) => (srv ? srv.close(() => resolve()) : resolve()));
       },
     });
     const app = unique("real");
-    await service(app, app);
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(`${app}-a`, app) });
-    await api.createNamespacedPod({ namespace: NS, body: fnPod(`${app}-b`, app) });
+    createService(app, { "fn.kpt.dev/image": app });
+    createPod(`${app}-a`, app);
+    createPod(`${app}-b`, app);
     await server.settle();
-    const ep = await api.readNamespacedEndpoints({ namespace: NS, name: app });
-    const addresses = ep.subsets?.[0]?.addresses ?? [];
+    const addresses = endpoints(app)?.subsets?.[0]?.addresses ?? [];
     expect(addresses).toHaveLength(2);
-    const port = ep.subsets?.[0]?.ports?.[0]?.port;
-    const answers = await Promise.all(
-      addresses.map(async (a) => (await fetch(`http://${a.ip}:${port}/`)).text()),
-    );
+    const answers = await Promise.all(addresses.map(async (a) => (await fetch(`http://${a.ip}:9446/`)).text()));
     expect(answers.sort()).toEqual([`hello from ${app}-a`, `hello from ${app}-b`]);
-    await api.deleteNamespacedPod({ namespace: NS, name: `${app}-a` });
-    await api.deleteNamespacedPod({ namespace: NS, name: `${app}-b` });
+    server.registry.delete("pods", NS, `${app}-a`);
+    server.registry.delete("pods", NS, `${app}-b`);
     await server.settle();
     expect(processes.size).toBe(0);
-    expect((await api.readNamespacedEndpoints({ namespace: NS, name: app })).subsets).toBeUndefined();
+    expect(endpoints(app)?.subsets).toBeUndefined();
   });
 });
