@@ -11,7 +11,7 @@
 //  3. RSS after BENCH_RSS_IMAGES (10,000) cached images ≤ idle + 20 MB.
 //
 // Knobs: BENCH_HTTP_SECONDS (8), BENCH_HTTP_ROUNDS (3), BENCH_START_RUNS (15),
-// BENCH_RSS_IMAGES (10000).
+// BENCH_RSS_IMAGES (10000), BENCH_HTTP_PARTS (hot,start,memory: which parts run; all by default).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +31,7 @@ const ROUNDS = intEnv("BENCH_HTTP_ROUNDS", 3, 1, 10);
 const START_RUNS = intEnv("BENCH_START_RUNS", 15, 3, 100);
 const RSS_IMAGES = intEnv("BENCH_RSS_IMAGES", 10_000, 100, 50_000);
 const CONNECTIONS = 64;
+const PARTS = new Set((process.env.BENCH_HTTP_PARTS ?? "hot,start,memory").split(","));
 const TARGET = { hotPath: 0.9, start: 2, rss: 1.5, binary: 1.1, cacheMb: 20 } as const;
 
 const out = (line = ""): void => {
@@ -243,9 +244,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "fr-bench-http-"));
   const reg = await startRegistry({ mode: "http" });
   try {
-    await hotPath(bins, reg, dir);
-    await startUp(bins);
-    await cacheMemory(bins, reg);
+    if (PARTS.has("hot")) await hotPath(bins, reg, dir);
+    if (PARTS.has("start")) await startUp(bins);
+    if (PARTS.has("memory")) await cacheMemory(bins, reg);
   } finally {
     for (const c of liveChildren) c.kill("SIGKILL");
     await reg.stop();

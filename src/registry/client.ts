@@ -6,7 +6,7 @@ import { formatPlatform, type Platform } from "../image/platform.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
 import { formatReference, normaliseRegistry, registryHost, type ImageReference } from "../image/reference.ts";
 import { silentLogger, type Logger } from "../log.ts";
-import { RegistryAuth, untilAborted, USER_AGENT, type Authorization } from "./auth.ts";
+import { RegistryAuth, USER_AGENT, type Authorization } from "./auth.ts";
 import { registryAnswerError } from "./errors.ts";
 import { httpRequest, TransportError, type HttpResponse } from "../http/request.ts";
 import { ConnectionLimiter, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../http/limiter.ts";
@@ -61,8 +61,6 @@ export interface ResolveOptions {
   platform?: Platform;
   /** Credentials for this image (the auth strategy is per image); default: the client's. */
   credentials?: CredentialProvider;
-  /** The transport for this image (chosen with the credentials); default: the client's. */
-  transport?: Transport;
   /** Ends the resolve (the whole-resolve deadline): its reason is what the resolve rejects with. */
   signal?: AbortSignal;
 }
@@ -108,20 +106,19 @@ export class RegistryClient {
   async resolve(ref: ImageReference, options: ResolveOptions = {}): Promise<ImageMetadata> {
     const platform = options.platform ?? this.opts.platform;
     const credentials = options.credentials ?? this.opts.credentials;
-    const transport = options.transport ?? this.opts.transport;
     const signal = options.signal;
     const image = formatReference(ref);
     if (isLinkLocal(registryHost(ref.registry))) {
       throw new RunnerError("INVALID_REFERENCE", `registry ${ref.registry} is a link-local address (169.254.0.0/16, fe80::/10), which is never a registry`);
     }
     const attempts: Attempt[] = [];
-    const routes = await transport.routes(ref.registry);
+    const routes = await this.opts.transport.routes(ref.registry, ref);
     for (const [i, route] of routes.entries()) {
       try {
         // A step that cannot be tried (e.g. an unusable mounted CA) fails like an unreachable one.
         if (route.unusable) throw route.unusable;
         const meta = await this.resolveVia({ ref, image, route, credentials, signal }, platform);
-        transport.succeeded(ref.registry, route);
+        this.opts.transport.succeeded(ref.registry, route, ref);
         this.steps.set(meta, route.step);
         return meta;
       } catch (e) {
@@ -131,7 +128,7 @@ export class RegistryClient {
         // A cut mid-body or a timeout is the real cause: trying another scheme would only hide it.
         const next = fallsBack(e) ? routes[i + 1] : undefined;
         if (next) {
-          transport.fellBack?.(ref.registry, route, next);
+          this.opts.transport.fellBack?.(ref.registry, route, next, ref);
           this.log[next.expected ? "debug" : "warn"]("registry transport step failed, falling back", {
             image,
             registry: ref.registry,
@@ -154,6 +151,11 @@ export class RegistryClient {
   /** The transport step that fetched this record (also for records served from the cache). */
   transportStep(meta: ImageMetadata): RouteStep | undefined {
     return this.steps.get(meta);
+  }
+
+  /** The transport in use: `describe` for `explain`, counters for metrics. */
+  get transport(): Transport {
+    return this.opts.transport;
   }
 
   private async resolveVia(t: Target, platform: Platform): Promise<ImageMetadata> {
@@ -230,21 +232,9 @@ export class RegistryClient {
     const url = `${route.scheme}://${ref.registry}/v2/${ref.repository}/${path}`;
     let learned = false;
     let refreshed = false;
-    let waited = false;
     for (;;) {
       const authz = await this.auth.authorize(ref.registry, ref.repository, route, t.credentials, t.signal);
-      // Concurrent first callers share one 401: wait (once) for the request already learning the challenge.
-      const discovery = authz === undefined && !waited ? this.auth.discover(ref.registry) : undefined;
-      if (discovery !== undefined && "wait" in discovery) {
-        waited = true;
-        await untilAborted(discovery.wait, t.signal);
-        continue;
-      }
-      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept, t.signal).catch((e: unknown) => {
-        discovery?.settle();
-        throw e;
-      });
-      discovery?.settle(res);
+      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept, t.signal);
       if (res.status >= 200 && res.status < 300) return res;
       if (route.scheme === "http" && isTlsPortAnswer(res.status, res.body)) {
         // Wrong scheme, not a registry answer: the next step may still work.

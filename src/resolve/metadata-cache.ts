@@ -74,8 +74,8 @@ export class MetadataCache {
   private readonly entries = new Map<string, Entry>();
   /** The same entries in insertion order: pages stay stable while hits reorder `entries`. */
   private readonly bySeq = new Map<number, Entry>();
-  /** image (full reference) → keys stored or in flight for it. */
-  private readonly byImage = new Map<string, Set<string>>();
+  /** image (full reference) → keys stored or in flight for it: one key (the usual case) or a set. */
+  private readonly byImage = new Map<string, string | Set<string>>();
   private readonly inflight = new Map<string, Inflight>();
   private readonly counters = { hits: 0, misses: 0, joined: 0, errors: 0, evictions: 0, expired: 0 };
   private readonly now: () => number;
@@ -161,7 +161,7 @@ export class MetadataCache {
     const keys = this.byImage.get(image);
     if (keys === undefined) return [];
     const removed: string[] = [];
-    for (const key of [...keys]) if (this.delete(key)) removed.push(key);
+    for (const key of typeof keys === "string" ? [keys] : [...keys]) if (this.delete(key)) removed.push(key);
     return removed;
   }
 
@@ -250,9 +250,10 @@ export class MetadataCache {
   }
 
   private index(image: string, key: string): void {
-    let keys = this.byImage.get(image);
-    if (keys === undefined) this.byImage.set(image, (keys = new Set()));
-    keys.add(key);
+    const keys = this.byImage.get(image);
+    if (keys === undefined || keys === key) this.byImage.set(image, key);
+    else if (typeof keys === "string") this.byImage.set(image, new Set([keys, key]));
+    else keys.add(key);
   }
 
   /** Forgets `key` under `image` unless it is still stored or in flight. */
@@ -260,7 +261,10 @@ export class MetadataCache {
     if (this.entries.has(key) || this.inflight.has(key)) return;
     const keys = this.byImage.get(image);
     if (keys === undefined) return;
-    keys.delete(key);
-    if (keys.size === 0) this.byImage.delete(image);
+    if (keys === key) this.byImage.delete(image);
+    else if (typeof keys !== "string") {
+      keys.delete(key);
+      if (keys.size === 0) this.byImage.delete(image);
+    }
   }
 }

@@ -6,6 +6,7 @@ import type { RegistryClient } from "../registry/client.ts";
 import type { RouteStep } from "../registry/transport.ts";
 import { isIndexMediaType } from "../image/manifest.ts";
 import { formatPlatform, parsePlatform, platformServes, type Platform } from "../image/platform.ts";
+import { Interner, internMetadata } from "./intern.ts";
 import type { MetadataCache } from "./metadata-cache.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
 import { expandShortName, formatReference, parseReference, type ImageReference } from "../image/reference.ts";
@@ -49,7 +50,7 @@ function once(provider: CredentialProvider): CredentialProvider & { last?: Resol
 export interface ResolverOptions {
   defaultImagePrefix: string;
   platform: Platform;
-  /** Picks default keychain vs custom auth (and their transports) per image; without it the client's own are used. */
+  /** Picks default keychain vs custom auth per image; without it the client's credentials are used. */
   auth?: AuthSelector;
   /**
    * Runs on a cache miss before the registry is contacted: the Kubernetes
@@ -84,8 +85,11 @@ export class ImageResolver {
   private readonly parsed = new Map<string, { ref: ImageReference; reference: string }>();
   /** Characters held by `parsed` (keys and formatted references): bounded in bytes, not only in count. */
   private parsedChars = 0;
-  private static readonly PARSED_LIMIT = 10_000;
-  private static readonly PARSED_CHARS_LIMIT = 2 << 20;
+  // Sized for the working set of hot images, not the whole cache: each entry costs ~0.4 KB of heap (docs/benchmarks.md).
+  private static readonly PARSED_LIMIT = 1_024;
+  private static readonly PARSED_CHARS_LIMIT = 256 << 10;
+  /** Shared instances of what records repeat: the cache's memory per image (docs/benchmarks.md). */
+  private readonly intern = new Interner();
 
   constructor(
     private readonly client: RegistryClient,
@@ -134,12 +138,15 @@ export class ImageResolver {
         const choice = this.opts.auth?.choose(ref);
         if (this.opts.beforeFetch !== undefined && options.skipBeforeFetch !== true) await this.opts.beforeFetch(ref, choice);
         const credentials = choice ? once(choice.provider) : undefined;
-        const meta = await this.client.resolve(ref, { platform: want, credentials, ...(choice === undefined ? {} : { transport: choice.transport }), signal });
-        this.authOf.set(meta, {
-          strategy: choice?.strategy ?? "default",
-          reason: choice?.reason ?? "credentials given to the client",
-          source: credentials?.last?.source ?? "anonymous",
-        });
+        const meta = internMetadata(await this.client.resolve(ref, { platform: want, credentials, signal }), reference, this.intern);
+        this.authOf.set(
+          meta,
+          this.intern.record({
+            strategy: choice?.strategy ?? "default",
+            reason: choice?.reason ?? "credentials given to the client",
+            source: credentials?.last?.source ?? "anonymous",
+          }),
+        );
         return meta;
       }),
     );

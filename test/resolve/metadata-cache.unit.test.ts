@@ -186,4 +186,22 @@ describe("MetadataCache", () => {
     expect(c.list().map((e) => e.key)).toEqual(["r/x:10 linux/amd64"]);
     expect(c.deleteImage("r/x:1")).toEqual([]);
   });
+
+  test("an image's index follows its platforms one by one: one, two, one after a delete or an eviction, none", async () => {
+    const c = new MetadataCache({ maxEntries: 3 });
+    await c.get("r/x:1 linux/amd64", "r/x:1", false, async () => meta("r/x:1"));
+    expect(c.delete("r/x:1 linux/amd64")).toBe(true);
+    expect(c.deleteImage("r/x:1")).toEqual([]);
+    await c.get("r/x:1 linux/amd64", "r/x:1", false, async () => meta("r/x:1"));
+    await c.get("r/x:1 linux/arm64", "r/x:1", false, async () => meta("r/x:1"));
+    expect(c.delete("r/x:1 linux/amd64")).toBe(true);
+    await c.get("r/x:1 linux/s390x", "r/x:1", false, async () => meta("r/x:1"));
+    // Two more images push the oldest platform (arm64) out of the three slots.
+    await c.get("r/y:1 linux/amd64", "r/y:1", false, async () => meta("r/y:1"));
+    await c.get("r/z:1 linux/amd64", "r/z:1", false, async () => meta("r/z:1"));
+    expect(c.stats().evictions).toBe(1);
+    expect(c.deleteImage("r/x:1")).toEqual(["r/x:1 linux/s390x"]);
+    expect(c.deleteImage("r/x:1")).toEqual([]);
+    expect(c.list().map((e) => e.key)).toEqual(["r/y:1 linux/amd64", "r/z:1 linux/amd64"]);
+  });
 });
