@@ -2,7 +2,7 @@
 // is served. A rule delays the request, answers it with an error Status (the
 // ones the runner's client must tell apart: retry, conflict, refusal), or
 // drops the connection without an answer.
-import { type ApiError, conflict, forbidden, internalError, notFound, serviceUnavailable, tooManyRequests, unauthorized } from "./status.ts";
+import { type ApiError, conflict, forbidden, internalError, notFound, serviceUnavailable, tooManyRequests } from "./status.ts";
 import type { RequestInfo, Verb } from "./types.ts";
 
 export interface FaultMatch {
@@ -13,7 +13,7 @@ export interface FaultMatch {
   name?: string;
 }
 
-export type FaultStatus = 401 | 403 | 404 | 409 | 429 | 500 | 503;
+export type FaultStatus = 403 | 404 | 409 | 429 | 500 | 503;
 
 export type FaultAction =
   | { latencyMs: number }
@@ -65,8 +65,6 @@ function faultError(status: FaultStatus, info: RequestInfo, retryAfterSeconds: n
   const resource = info.resource ?? "";
   const name = info.name ?? "";
   switch (status) {
-    case 401:
-      return unauthorized();
     case 403:
       return forbidden(resource, name, message ?? "injected fault");
     case 404:
