@@ -10,7 +10,9 @@
 # them plus the type checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .tmp
+# Logs go to .tmp/ (TEST_LOG_DIR elsewhere: test/docs/test-tiers.e2e.test.ts runs a tier inside the suite).
+logs=${TEST_LOG_DIR:-.tmp}
+mkdir -p "$logs"
 tier=${1:-all}
 case "$tier" in all|unit|int|e2e) ;; *) echo "usage: test/run.sh [unit|int|e2e]"; echo "0 passed, 1 failed"; exit 2 ;; esac
 
@@ -27,26 +29,26 @@ if [ ${#need[@]} -gt 0 ]; then
   packages=("${need[@]/#htpasswd/apache2-utils}")
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${packages[*]}"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}") >.tmp/apt.log 2>&1 \
-      || { tail -20 .tmp/apt.log; echo "0 passed, 1 failed"; exit 1; }
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}") >"$logs"/apt.log 2>&1 \
+      || { tail -20 "$logs"/apt.log; echo "0 passed, 1 failed"; exit 1; }
   else
     echo "missing ${need[*]} (not root: not installed); the tests that need them are skipped (Debian: apt-get install ${packages[*]})"
   fi
 fi
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # npm ci: exactly the lock (which holds every platform's Bun and Deno package), never rewriting it.
-  npm ci --no-audit --no-fund >.tmp/npm.log 2>&1 || { tail -20 .tmp/npm.log; echo "0 passed, 1 failed"; exit 1; }
+  npm ci --no-audit --no-fund >"$logs"/npm.log 2>&1 || { tail -20 "$logs"/npm.log; echo "0 passed, 1 failed"; exit 1; }
 fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 if [ "$tier" = all ] || [ "$tier" = e2e ]; then
-  bun run build >.tmp/build.log 2>&1 || { tail -20 .tmp/build.log; echo "0 passed, 1 failed"; exit 1; }
+  bun run build >"$logs"/build.log 2>&1 || { tail -20 "$logs"/build.log; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 passed=0; failed=0
 run() {
   # bun test prints " N pass" / " N fail"; sum them over the groups.
-  local log=".tmp/test-$1.log"; shift
+  local log="$logs/test-$1.log"; shift
   "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   local p f
@@ -60,8 +62,8 @@ run() {
 # The tier's files; without the registry harness's tools, the test files that reach it (through their
 # imports) are left out.
 pattern='*.test.ts'; [ "$tier" = all ] || pattern="*.$tier.test.ts"
-bun test/support/tools.ts harness-skips >.tmp/harness-skips.txt || true
-mapfile -t left_out < <(grep -v '^#' .tmp/harness-skips.txt)
+bun test/support/tools.ts harness-skips >"$logs"/harness-skips.txt || true
+mapfile -t left_out < <(grep -v '^#' "$logs"/harness-skips.txt)
 mapfile -t files < <(find test -name "$pattern" | sort | grep -vxF -f <(printf '%s\n' "${left_out[@]}" | grep . || echo /nothing) | sed 's|^|./|')
 run all bun test --timeout 60000 "${files[@]}"
 # Deno: main.ts type-checks without Bun's types, and the pure-core unit tests (the files that import
@@ -71,10 +73,10 @@ run all bun test --timeout 60000 "${files[@]}"
   | sed -E "s/^(ok|FAILED) \| ([0-9]+) passed( \([0-9]+ steps?\))? \| ([0-9]+) failed.*/&\n \2 pass\n \4 fail/"; exit ${PIPESTATUS[0]}'
 # Skips, with their reasons, before the final line.
 if [ ${#left_out[@]} -gt 0 ]; then
-  echo "skipped ${#left_out[@]} test files that use the registry harness: $(sed -n 's/^# //p' .tmp/harness-skips.txt)"
+  echo "skipped ${#left_out[@]} test files that use the registry harness: $(sed -n 's/^# //p' "$logs"/harness-skips.txt)"
   printf '  %s\n' "${left_out[@]}"
 fi
-skips=$(grep -E '^\(skip\) ' .tmp/test-all.log | sort -u)
+skips=$(grep -E '^\(skip\) ' "$logs"/test-all.log | sort -u)
 if [ -n "$skips" ]; then
   echo "skipped $(printf '%s\n' "$skips" | wc -l) tests:"
   printf '%s\n' "$skips" | sed 's/^/  /'
