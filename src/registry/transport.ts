@@ -1,4 +1,4 @@
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates } from "node:tls";
 import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
 import type { Dispatcher } from "undici-real";
 import { Agent } from "../http/undici.ts";
@@ -83,15 +83,18 @@ export function isTlsPortAnswer(status: number, body: Uint8Array): boolean {
 /**
  * Keep-alive pools; minimum TLS 1.2 on every registry connection. Extra CAs
  * are added to the system roots, never replacing them (an upstream gap).
+ * With extra CAs the TLS context is built once per agent (so once per CA
+ * file version): given as `ca`, every new connection (registry, token realm,
+ * redirect target) would parse all the system roots again.
  */
 export function registryAgent(tls: { extraCAs?: readonly string[] } = {}): Agent {
-  const ca = tls.extraCAs?.length ? [...rootCertificates, ...tls.extraCAs] : undefined;
+  const secureContext = tls.extraCAs?.length ? createSecureContext({ ca: [...rootCertificates, ...tls.extraCAs], minVersion: "TLSv1.2" }) : undefined;
   return new Agent({
     keepAliveTimeout: 30_000,
     connections: 32,
     headersTimeout: 30_000,
     bodyTimeout: 30_000,
-    connect: { minVersion: "TLSv1.2", timeout: 10_000, ...(ca ? { ca } : {}) },
+    connect: { minVersion: "TLSv1.2", timeout: 10_000, ...(secureContext ? { secureContext } : {}) },
   });
 }
 
