@@ -9,7 +9,7 @@ import { isLoopbackRegistry } from "../image/reference.ts";
 import { parseChallenges, pickChallenge, repositoryScope, scopeKey } from "./challenge.ts";
 import { httpRequest, TransportError } from "../http/request.ts";
 import { isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "../http/retry.ts";
-import type { ConnectionLimiter } from "../http/limiter.ts";
+import { abortReason, type ConnectionLimiter } from "../http/limiter.ts";
 import type { RequestStats } from "./stats.ts";
 import { TokenCache, tokenExpiry } from "./token-cache.ts";
 import type { Route } from "./transport.ts";
@@ -56,12 +56,54 @@ function credentialFingerprint(c: Credential): string {
 }
 
 /**
+ * One request sent without Authorization to learn a registry's challenge
+ * (`settle` with its answer, or with nothing when it failed), or the wait for
+ * such a request that another caller already sent.
+ */
+export type Discovery = { settle(answer?: { status: number; headers: Record<string, string> }): void } | { wait: Promise<void> };
+
+/**
+ * How long a caller waits for another's discovery before sending its own
+ * request: a few round trips to a near registry. A registry that is slow or
+ * never answers costs each caller this much, never the leader's whole timeout.
+ */
+export const DISCOVERY_WAIT_MS = 100;
+
+/** `p`, or nothing after `ms`. */
+function atMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([p, elapsed]).finally(() => clearTimeout(timer));
+}
+
+/** Waits for `p` unless `signal` ends first (then rejects with its reason, as a request would). */
+export function untilAborted(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
+}
+
+/**
  * Per-registry authentication without a `/v2/` ping: the challenge a registry
  * sent once is remembered, so later repositories go straight to the token
- * realm (token + manifest + config).
+ * realm (token + manifest + config). Concurrent first callers share one
+ * discovery: one request learns the challenge, the others wait for its answer.
  */
 export class RegistryAuth {
   private readonly challenges = new BoundedMap<string, Challenge>(MEMO_MAX_ENTRIES);
+  /** Registries whose challenge a request in flight is learning. */
+  private readonly discovering = new Map<string, Promise<void>>();
+  /** Registries that answered a request without Authorization with success: no challenge to wait for. */
+  private readonly open = new BoundedMap<string, true>(MEMO_MAX_ENTRIES);
   readonly tokens: TokenCache;
 
   constructor(private readonly deps: AuthDeps) {
@@ -84,6 +126,31 @@ export class RegistryAuth {
 
   challenge(registry: string): Challenge | undefined {
     return this.challenges.get(registry);
+  }
+
+  /**
+   * For a request about to go out without Authorization: undefined when the
+   * registry's challenge is known (or it needs none), else this request leads
+   * the discovery (`settle` it with the answer) or waits for the one in flight.
+   */
+  discover(registry: string): Discovery | undefined {
+    if (this.challenges.has(registry) || this.open.has(registry)) return undefined;
+    const pending = this.discovering.get(registry);
+    if (pending !== undefined) return { wait: atMost(pending, DISCOVERY_WAIT_MS) };
+    let done: () => void = () => undefined;
+    const p = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.discovering.set(registry, p);
+    return {
+      settle: (answer) => {
+        if (this.discovering.get(registry) !== p) return;
+        this.discovering.delete(registry);
+        if (answer?.status === 401) this.remember(registry, answer.headers["www-authenticate"]);
+        else if (answer !== undefined && answer.status < 400) this.open.set(registry, true);
+        done();
+      },
+    };
   }
 
   /** The header for a pull of `repository`, or undefined when none is due yet. */

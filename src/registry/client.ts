@@ -6,7 +6,7 @@ import { formatPlatform, type Platform } from "../image/platform.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
 import { formatReference, normaliseRegistry, registryHost, type ImageReference } from "../image/reference.ts";
 import { silentLogger, type Logger } from "../log.ts";
-import { RegistryAuth, USER_AGENT, type Authorization } from "./auth.ts";
+import { RegistryAuth, untilAborted, USER_AGENT, type Authorization } from "./auth.ts";
 import { registryAnswerError } from "./errors.ts";
 import { httpRequest, TransportError, type HttpResponse } from "../http/request.ts";
 import { ConnectionLimiter, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../http/limiter.ts";
@@ -232,9 +232,21 @@ export class RegistryClient {
     const url = `${route.scheme}://${ref.registry}/v2/${ref.repository}/${path}`;
     let learned = false;
     let refreshed = false;
+    let waited = false;
     for (;;) {
       const authz = await this.auth.authorize(ref.registry, ref.repository, route, t.credentials, t.signal);
-      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept, t.signal);
+      // Concurrent first callers share one 401: wait (once) for the request already learning the challenge.
+      const discovery = authz === undefined && !waited ? this.auth.discover(ref.registry) : undefined;
+      if (discovery !== undefined && "wait" in discovery) {
+        waited = true;
+        await untilAborted(discovery.wait, t.signal);
+        continue;
+      }
+      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept, t.signal).catch((e: unknown) => {
+        discovery?.settle();
+        throw e;
+      });
+      discovery?.settle(res);
       if (res.status >= 200 && res.status < 300) return res;
       if (route.scheme === "http" && isTlsPortAnswer(res.status, res.body)) {
         // Wrong scheme, not a registry answer: the next step may still work.
