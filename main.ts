@@ -111,11 +111,17 @@ async function main(argv: string[]): Promise<number> {
   const image = positionals[0] ?? "";
   if (command === "resolve") {
     // Only the image half of the runner: no metrics, no function runtimes to load.
-    const [{ createImageRuntime }, { resolveCommand }] = await Promise.all([import("./src/runner-core.ts"), import("./src/cli/resolve.ts")]);
+    const [{ createImageRuntime }, { resolveCommand }, { openChallengeCache }] = await Promise.all([
+      import("./src/runner-core.ts"),
+      import("./src/cli/resolve.ts"),
+      import("./src/cli/challenge-cache.ts"),
+    ]);
     mark("runner module");
     const images = createImageRuntime(config, logger);
     return closing(command, images.close, async () => {
-      const text = await resolveCommand(images, image, config.output, given.has("platform") ? config.platform : undefined);
+      // Challenges learned by earlier processes (docs/registry.md): a known registry gets no 401 first.
+      const challenges = await openChallengeCache(images.client.auth, logger, { enabled: config["challenge-cache"] });
+      const text = await resolveCommand(images, image, config.output, given.has("platform") ? config.platform : undefined).finally(challenges.save);
       mark("done");
       logger.debug("start-up", Object.fromEntries(marks));
       process.stdout.write(`${text}\n`);

@@ -40,6 +40,9 @@ if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.packa
   npm ci --no-audit --no-fund >"$logs"/npm.log 2>&1 || { tail -20 "$logs"/npm.log; echo "0 passed, 1 failed"; exit 1; }
 fi
 export PATH="$PWD/node_modules/.bin:$PATH"
+# resolve's challenge cache file (docs/registry.md) goes to this run's scratch directory, not ~/.cache.
+export XDG_CACHE_HOME="$PWD/.tmp/xdg-cache"
+rm -rf "$XDG_CACHE_HOME"
 
 if [ "$tier" = all ] || [ "$tier" = e2e ]; then
   bun run build >"$logs"/build.log 2>&1 || { tail -20 "$logs"/build.log; echo "0 passed, 1 failed"; exit 1; }

@@ -215,6 +215,10 @@ export const ConfigSchema = z.object({
   output: m(z.enum(OUTPUTS).prefault("table"), { help: "output format: table, json or yaml", commands: ONE_SHOT, short: "o", value: "format" }),
   json: m(bool.prefault("false"), { help: "same as -o json", commands: ONE_SHOT }),
   verbose: m(bool.prefault("false"), { help: "also print info logs (one-shot commands print warnings and errors only)", commands: ONE_SHOT }),
+  "challenge-cache": m(bool.prefault("true"), {
+    help: "keep each registry's auth challenge (scheme, realm, service: never credentials or tokens) for 24 h in $XDG_CACHE_HOME/function-runner/challenges.json (default ~/.cache), so the next resolve skips the first 401",
+    commands: ["resolve"],
+  }),
   help: m(bool.prefault("false"), { help: "show this help", commands: ALL, short: "h" }),
   version: m(bool.prefault("false"), { help: "print the version", commands: ALL, short: "v" }),
 });

@@ -44,6 +44,8 @@ export interface Authorization {
   /** Cache key and value to invalidate when the registry rejects it. */
   tokenKey?: string;
   fresh: boolean;
+  /** Built from a seeded challenge (the challenge cache file) the registry has not confirmed to this process. */
+  seeded?: boolean;
 }
 
 const basicHeader = (username: string, password: string) =>
@@ -104,6 +106,10 @@ export class RegistryAuth {
   private readonly discovering = new Map<string, Promise<void>>();
   /** Registries that answered a request without Authorization with success: no challenge to wait for. */
   private readonly open = new BoundedMap<string, true>(MEMO_MAX_ENTRIES);
+  /** Challenges given by `seed` (the challenge cache file) and not since sent by the registry itself. */
+  private readonly seeded = new Set<string>();
+  /** Seeded challenges that did not work and were dropped. */
+  private readonly dropped = new Set<string>();
   readonly tokens: TokenCache;
 
   constructor(private readonly deps: AuthDeps) {
@@ -121,7 +127,35 @@ export class RegistryAuth {
     }
     if (!picked) return false;
     this.challenges.set(registry, picked);
+    this.seeded.delete(registry);
     return true;
+  }
+
+  /**
+   * A challenge learned by an earlier process (docs/registry.md: the
+   * challenge cache file), used like one learned here until it fails: then
+   * `forgetSeed` drops it and the registry is asked again. One already
+   * known here wins.
+   */
+  seed(registry: string, challenge: Challenge): void {
+    if (this.challenges.has(registry)) return;
+    this.challenges.set(registry, challenge);
+    this.seeded.add(registry);
+  }
+
+  /** Drops a seeded challenge (not one the registry sent this process): the next request learns the challenge anew. */
+  forgetSeed(registry: string): void {
+    if (!this.seeded.delete(registry)) return;
+    this.challenges.delete(registry);
+    this.dropped.add(registry);
+  }
+
+  /** The challenges registries sent to this process (not the seeded ones), and the seeded ones dropped. */
+  learned(): { challenges: Array<[string, Challenge]>; dropped: string[] } {
+    return {
+      challenges: this.challenges.entries().filter(([registry]) => !this.seeded.has(registry)),
+      dropped: [...this.dropped].filter((registry) => !this.challenges.has(registry)),
+    };
   }
 
   challenge(registry: string): Challenge | undefined {
@@ -161,8 +195,9 @@ export class RegistryAuth {
     if (credential.kind === "registryToken") return { header: `Bearer ${credential.token}`, fresh: false };
     const ch = this.challenges.get(registry);
     if (!ch) return undefined;
+    const seeded = this.seeded.has(registry) ? { seeded: true } : {};
     if (ch.scheme === "basic") {
-      return credential.kind === "basic" ? { header: basicHeader(credential.username, credential.password), fresh: false } : undefined;
+      return credential.kind === "basic" ? { header: basicHeader(credential.username, credential.password), fresh: false, ...seeded } : undefined;
     }
     if (ch.scheme !== "bearer") return undefined;
     const realm = ch.params.realm;
@@ -170,8 +205,15 @@ export class RegistryAuth {
     const service = ch.params.service;
     const scopes = [repositoryScope(repository)];
     const key = `${scopeKey(realm, service, scopes)}|${credentialFingerprint(credential)}`;
-    const { token, fresh } = await this.tokens.get(key, () => this.fetchToken(registry, realm, service, scopes, credential, route, signal));
-    return { header: `Bearer ${token.value}`, tokenKey: key, fresh };
+    try {
+      const { token, fresh } = await this.tokens.get(key, () => this.fetchToken(registry, realm, service, scopes, credential, route, signal));
+      return { header: `Bearer ${token.value}`, tokenKey: key, fresh, ...seeded };
+    } catch (e) {
+      // A seeded realm that fails may be stale: ask the registry instead (its 401 names the current one).
+      if (!("seeded" in seeded) || signal?.aborted) throw e;
+      this.forgetSeed(registry);
+      return undefined;
+    }
   }
 
   reject(auth: Authorization): void {

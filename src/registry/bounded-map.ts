@@ -37,6 +37,11 @@ export class BoundedMap<K, V> {
     this.map.clear();
   }
 
+  /** Oldest first. */
+  entries(): Array<[K, V]> {
+    return [...this.map];
+  }
+
   get size(): number {
     return this.map.size;
   }

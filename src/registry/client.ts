@@ -233,6 +233,7 @@ export class RegistryClient {
     let learned = false;
     let refreshed = false;
     let waited = false;
+    let reseeded = false;
     for (;;) {
       const authz = await this.auth.authorize(ref.registry, ref.repository, route, t.credentials, t.signal);
       // Concurrent first callers share one 401: wait (once) for the request already learning the challenge.
@@ -257,6 +258,12 @@ export class RegistryClient {
         const changed = this.auth.remember(ref.registry, res.headers["www-authenticate"]);
         if (!authz && changed && !learned) {
           learned = true;
+          continue;
+        }
+        // A seeded challenge (docs/registry.md) the registry rejects: once more with what the registry says now.
+        if (authz?.seeded && !reseeded) {
+          reseeded = true;
+          this.auth.forgetSeed(ref.registry);
           continue;
         }
         if (authz?.tokenKey && !authz.fresh && !refreshed && known) {

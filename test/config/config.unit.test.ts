@@ -221,7 +221,7 @@ describe("the schema is the one source of help and boolean handling", () => {
       expect(f.commands.length).toBeGreaterThan(0);
     }
     expect(FLAGS.filter((f) => f.boolean).map((f): string => f.name).sort()).toEqual(
-      ["access-log", "enable-private-registries", "enable-private-registries-tls", "help", "json", "verbose", "version", "warm-up-pod-cache"].sort(),
+      ["access-log", "challenge-cache", "enable-private-registries", "enable-private-registries-tls", "help", "json", "verbose", "version", "warm-up-pod-cache"].sort(),
     );
   });
 
