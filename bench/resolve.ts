@@ -320,7 +320,9 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG"].includes(k)) continue;
     env[k] = v;
   }
-  return { ...env, ...extra };
+  // resolve's challenge cache file (docs/registry.md) in the bench's scratch directory: the setup
+  // probe teaches it each registry's challenge, as an earlier resolve would on a user's machine.
+  return { ...env, XDG_CACHE_HOME: join(scratch, "xdg-cache"), ...extra };
 }
 
 interface CliSetup {
@@ -373,11 +375,11 @@ async function cliSetup(bin: string, reg: TestRegistry, probe: BenchImage, docke
   return { notes };
 }
 
-async function cliRuns(bin: string, setup: CliSetup, reg: TestRegistry, images: BenchImage[], problems: string[]): Promise<Sample[]> {
+async function cliRuns(bin: string, setup: CliSetup, reg: TestRegistry, images: BenchImage[], problems: string[], extra: string[] = [], rounds = PROC_ROUNDS): Promise<Sample[]> {
   const samples: Sample[] = [];
-  for (let round = 0; round < PROC_ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const img of images) {
-      const r = await counted(reg, () => runProcess(bin, ["resolve", img.ref, "--json", ...setup.args], { env: setup.env, timeoutMs: PROC_TIMEOUT_MS }));
+      const r = await counted(reg, () => runProcess(bin, ["resolve", img.ref, "--json", ...setup.args, ...extra], { env: setup.env, timeoutMs: PROC_TIMEOUT_MS }));
       const p = r.value;
       if (p.code !== 0) {
         problems.push(`CLI: ${img.ref}: ${firstLine(p)}`);
@@ -431,6 +433,8 @@ interface ModeResult {
   mode: RegistryMode;
   ip: InProcessResult;
   cli: Sample[];
+  /** The same with --challenge-cache=false (one round). */
+  cliCold: Sample[];
   cliLabel: string;
   skopeo: SkopeoSample[];
 }
@@ -495,6 +499,7 @@ async function runMode(mode: RegistryMode, cli: { path: string } | undefined): P
 
     // CLI.
     let cliSamples: Sample[] = [];
+    let cliCold: Sample[] = [];
     let cliLabel = "not run";
     out();
     if (cli === undefined) {
@@ -511,6 +516,11 @@ async function runMode(mode: RegistryMode, cli: { path: string } | undefined): P
         out(`  whole process:  ${fmtSummary(summarize(cliSamples.map((s) => s.ms)))}`);
         out("  requests per image:");
         for (const l of requestLines(cliSamples, "    ")) out(l);
+        // The same without the challenge cache file: every process learns the challenge from a 401.
+        cliCold = await cliRuns(cli.path, setup, reg, images, problems, ["--challenge-cache=false"], 1);
+        out(`  --challenge-cache=false (1 round): ${fmtSummary(summarize(cliCold.map((s) => s.ms)))}`);
+        out("  requests per image:");
+        for (const l of requestLines(cliCold, "    ")) out(l);
       }
     }
 
@@ -534,7 +544,7 @@ async function runMode(mode: RegistryMode, cli: { path: string } | undefined): P
       out(`problems (${problems.length}):`);
       for (const p of problems.slice(0, 20)) out(`  ${p}`);
     }
-    return { mode, ip, cli: cliSamples, cliLabel, skopeo };
+    return { mode, ip, cli: cliSamples, cliCold, cliLabel, skopeo };
   } finally {
     await reg.stop();
   }
@@ -558,6 +568,7 @@ function summary(r: ModeResult): void {
   row("in-process, first image on a new client", first);
   row(`in-process, other tag (${token ? "live token" : "anonymous"})`, live);
   row("CLI, whole process", cli);
+  row("CLI, --challenge-cache=false", summarize(r.cliCold.map((s) => s.ms)));
   row("  of which start-up (`function-runner version`)", summarize(startupMs));
   row("skopeo pair (inspect --no-tags + --config)", sk);
   out("ratios ours/skopeo (skopeo pair time ÷ ours; mean, p50 in parentheses):");
@@ -576,6 +587,7 @@ function summary(r: ModeResult): void {
   ratio("in-process, subsequent new repository", sub, TARGET.inProcess);
   ratio("in-process, first image on a new client", first, TARGET.inProcess);
   ratio("CLI, whole process", cli, TARGET.cli);
+  ratio("CLI, --challenge-cache=false (reported)", summarize(r.cliCold.map((s) => s.ms)), undefined);
 
   out("requests per cold image, registry + token (plain / index):");
   const reqRow = (name: string, ss: readonly Sample[], target: [number, number] | undefined, note = ""): void => {
@@ -588,7 +600,8 @@ function summary(r: ModeResult): void {
     reqRow("ours, new repository (challenge known)", r.ip.subsequent, [3, 4]);
     reqRow("ours, live token (other tag)", r.ip.live, [2, 3]);
     reqRow("ours, first image on a new client", r.ip.first, undefined, "  (no target: +1 for the 401 that teaches the challenge)");
-    reqRow("CLI (a new client per process)", r.cli, undefined, "  (no target: as the line above)");
+    reqRow("CLI (challenge cache file warm)", r.cli, [3, 4]);
+    reqRow("CLI, --challenge-cache=false", r.cliCold, undefined, "  (no target: +1 for the 401 that teaches the challenge)");
     reqRow("skopeo pair", r.skopeo, undefined, "  (expected for skopeo: 6 / 8 registry + 2 token = 8 / 10)");
   } else {
     reqRow("ours, anonymous, new repository", r.ip.subsequent, [2, 3]);

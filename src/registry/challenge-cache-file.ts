@@ -5,6 +5,7 @@
  * Never throws: a cache that cannot be read or written is only a slower start.
  */
 import { randomBytes } from "node:crypto";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import process from "node:process";
@@ -34,25 +35,26 @@ const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? Strin
  * gives an empty cache and says why (for a debug line).
  */
 export async function readChallengeCache(path: string, now: number): Promise<CacheRead> {
-  let fh: Awaited<ReturnType<typeof open>>;
+  // Synchronous: one small file, read once by a one-shot command before anything else can run
+  // (and node:fs/promises' first use costs more than the read).
+  let fd: number;
   try {
-    fh = await open(path, "r");
+    fd = openSync(path, "r");
   } catch (e) {
     return { cache: new Map(), problem: errno(e) === "ENOENT" ? "no cache file yet" : `cannot open: ${errno(e)}` };
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) return { cache: new Map(), problem: "not a regular file" };
     const uid = process.getuid?.();
     if (uid !== undefined && st.uid !== uid) return { cache: new Map(), problem: "owned by another user" };
     if ((st.mode & 0o022) !== 0) return { cache: new Map(), problem: "writable by group or others" };
     if (st.size > CHALLENGE_CACHE_MAX_BYTES) return { cache: new Map(), problem: `larger than ${CHALLENGE_CACHE_MAX_BYTES} bytes` };
-    const text = await fh.readFile("utf8");
-    return { cache: parseChallengeCache(text, now) };
+    return { cache: parseChallengeCache(readFileSync(fd, "utf8"), now) };
   } catch (e) {
     return { cache: new Map(), problem: `cannot read: ${errno(e)}` };
   } finally {
-    await fh.close().catch(() => undefined);
+    closeSync(fd);
   }
 }
 
