@@ -9,7 +9,7 @@ import type { ImageResolver } from "./resolve/resolver.ts";
 import type { Logger } from "./log.ts";
 import type { RegistryClient } from "./registry/client.ts";
 import type { KubeRuntime, KubeRuntimeOptions } from "./kube/runtime.ts";
-import { createImageRuntime } from "./runner-core.ts";
+import { createImageRuntime, type RegistryTransports } from "./runner-core.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics/metrics.ts";
 import { otelMetricsFromEnv } from "./metrics/otel-env.ts";
 import process from "node:process";
@@ -22,6 +22,8 @@ export interface Runner {
   cache: MetadataCache;
   resolver: ImageResolver;
   auth: AuthSelector;
+  /** The default transport and the private-registry TLS chain (when on); `auth` hands one out per image. */
+  transports: RegistryTransports;
   /** This runner's Prometheus registry; modules record fallbacks and secret syncs into it. */
   metrics: ServiceMetrics;
   /**
@@ -61,9 +63,9 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
     onSecretSync: (outcome) => metrics.secretSyncs.inc({ outcome }),
     onFallback: (from, to) => metrics.tlsFallbacks.inc({ from, to }),
   });
-  const { kube, auth, client, cache, resolver, transport } = images;
+  const { kube, auth, client, cache, resolver, transports } = images;
   // OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES label target_info (src/metrics/otel-env.ts).
-  const metrics = createMetrics({ cache, registryRequests: client.stats, transport, resource: otelMetricsFromEnv(process.env).resource });
+  const metrics = createMetrics({ cache, registryRequests: client.stats, ...(transports.chain === undefined ? {} : { transport: transports.chain }), resource: otelMetricsFromEnv(process.env).resource });
   // Exec runtime from --functions, then the pod runtime (loaded on first use), minus --disable-runtimes.
   const pod = config["disable-runtimes"].includes("pod") ? undefined : createPodRuntime({ config, logger, kube, resolver, overrides: overrides.pod, porch });
   const evaluation = buildEvaluation(config, logger, {
@@ -78,6 +80,7 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
     cache,
     resolver,
     auth,
+    transports,
     metrics,
     kube,
     podSpec: (image) => kube.podSpec(image),

@@ -26,11 +26,25 @@ export interface AuthStrategyOptions {
 
 export type AuthStrategy = "default" | "custom";
 
-export interface AuthDecision {
-  strategy: AuthStrategy;
-  /** A sentence for humans (`explain`, resolve output). */
-  reason: string;
+/** Why a strategy was chosen: behaviour branches on this, never on the sentence. */
+export type AuthCause = "default-prefix" | "private-disabled" | "custom";
+
+/** The flags' decision rule, compiled once: prefixes normalised and deduplicated. */
+export interface AuthPolicy {
+  readonly enablePrivateRegistries: boolean;
+  /** Normalised default prefixes, builtin first (defaultPrefixes). */
+  readonly prefixes: readonly string[];
+  readonly registryAuthSecretPath: string;
 }
+
+export type AuthDecision = (
+  | { strategy: "default"; cause: "default-prefix"; /** The (longest) default prefix covering the image. */ prefix: string }
+  | { strategy: "default"; cause: "private-disabled" }
+  | { strategy: "custom"; cause: "custom" }
+) & {
+  /** A sentence for humans (`explain`, resolve output), rendered from the cause (authReason). */
+  reason: string;
+};
 
 /** Always a default prefix, as upstream. */
 export const BUILTIN_DEFAULT_PREFIX = "gcr.io/kpt-fn/";
@@ -76,27 +90,51 @@ export function matchDefaultPrefix(image: ImageRefLike, prefixes: readonly strin
   return best;
 }
 
+/** Compiles the flags into the policy decideAuth applies; done once, where the flags are read. */
+export function compileAuthPolicy(opts: AuthStrategyOptions): AuthPolicy {
+  return {
+    enablePrivateRegistries: opts.enablePrivateRegistries,
+    prefixes: defaultPrefixes(opts),
+    registryAuthSecretPath: opts.registryAuthSecretPath,
+  };
+}
+
+/** The sentence for a decision's cause. */
+export function authReason(
+  decision: { cause: "default-prefix"; prefix: string } | { cause: "private-disabled" | "custom" },
+  image: ImageRefLike,
+  policy: AuthPolicy,
+): string {
+  switch (decision.cause) {
+    case "default-prefix":
+      return `image is under the default prefix ${decision.prefix}`;
+    case "private-disabled":
+      return "private registries are disabled (--enable-private-registries=false)";
+    case "custom":
+      return (
+        `private registries are enabled and ${image.registry}/${image.repository} is not under a default prefix (${policy.prefixes.join(", ")}), ` +
+        `so credentials come from ${policy.registryAuthSecretPath}`
+      );
+  }
+}
+
 /**
  * Default keychain for images under a default prefix, and for every image
  * when private registries are disabled; custom auth from the mounted Docker
  * config otherwise.
  */
-export function decideAuth(image: ImageRefLike, opts: AuthStrategyOptions): AuthDecision {
-  const prefixes = defaultPrefixes(opts);
-  const prefix = matchDefaultPrefix(image, prefixes);
+export function decideAuth(image: ImageRefLike, policy: AuthPolicy): AuthDecision {
+  const prefix = matchDefaultPrefix(image, policy.prefixes);
   if (prefix !== undefined) {
-    return { strategy: "default", reason: `image is under the default prefix ${prefix}` };
+    const cause = { cause: "default-prefix", prefix } as const;
+    return { strategy: "default", ...cause, reason: authReason(cause, image, policy) };
   }
-  if (!opts.enablePrivateRegistries) {
-    return { strategy: "default", reason: "private registries are disabled (--enable-private-registries=false)" };
+  if (!policy.enablePrivateRegistries) {
+    const cause = { cause: "private-disabled" } as const;
+    return { strategy: "default", ...cause, reason: authReason(cause, image, policy) };
   }
-  const name = `${image.registry}/${image.repository}`;
-  return {
-    strategy: "custom",
-    reason:
-      `private registries are enabled and ${name} is not under a default prefix (${prefixes.join(", ")}), ` +
-      `so credentials come from ${opts.registryAuthSecretPath}`,
-  };
+  const cause = { cause: "custom" } as const;
+  return { strategy: "custom", ...cause, reason: authReason(cause, image, policy) };
 }
 
 /** One line for `explain`: the strategy, why, and (when known) the credential source, never the secret. */

@@ -27,7 +27,7 @@ export async function explain(runner: Runner, input: string): Promise<Explanatio
     auth.strategy === "custom"
       ? `Secret ${c["registry-auth-secret-name"]} (kubernetes.io/dockerconfigjson) in ${c["pod-namespace"]}, synced from ${c["registry-auth-secret-path"]}, added to the function pod's imagePullSecrets`
       : "none: the node pulls with its own credentials";
-  const transport = await runner.client.transport.describe(ref.registry, ref);
+  const transport = await runner.auth.choose(ref).transport.describe(ref.registry);
   return { input, image: formatReference(ref), registry: ref.registry, repository: ref.repository, auth, pullSecret, transport };
 }
 

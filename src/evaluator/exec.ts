@@ -4,15 +4,18 @@
  * the log. Other images are NOT_FOUND, so the multi-evaluator moves on.
  *
  * config.yaml is re-read whenever it changes (a stat per call: cheap, and it
- * sees ConfigMap volume swaps that file watchers miss). A broken file is fatal
+ * sees ConfigMap volume swaps that file watchers miss; taken synchronously, as
+ * a hop through the thread pool costs more than the stat of a cached inode).
+ * A broken file is fatal
  * at start-up (`load`); a file broken later is logged and the last good table
  * stays in use, so an edit in progress never disables the runtime.
  */
-import { readFile, stat } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { EMPTY_TABLE, type ExecTable, lookupFunction, parseExecConfig } from "./exec-config.ts";
+import { EMPTY_TABLE, type ExecFunction, type ExecTable, lookupFunction, parseExecConfig } from "./exec-config.ts";
 import { interpretOutcome } from "./outcome.ts";
 import { FunctionProcesses } from "./process.ts";
 import { hasErrorResult } from "./results.ts";
@@ -51,6 +54,8 @@ const ABSENT = "absent";
  * recently is read again and compared by content.
  */
 const RACY_MS = 2_000;
+/** Image names looked up per table: callers repeat a handful; any more are looked up afresh. */
+const MAX_LOOKUPS = 1024;
 
 export class ExecEvaluator implements FunctionEvaluator {
   readonly configFile: string;
@@ -58,6 +63,9 @@ export class ExecEvaluator implements FunctionEvaluator {
   readonly #processes = new FunctionProcesses();
   #state: ConfigState = { kind: "unloaded" };
   #refreshing: Promise<ExecTable> | undefined;
+  /** Lookups in `#lookupsOf` (parsing an image name costs more than the map). */
+  readonly #lookups = new Map<string, ExecFunction | undefined>();
+  #lookupsOf: ExecTable | undefined;
 
   constructor(opts: ExecEvaluatorOptions) {
     this.#opts = opts;
@@ -81,7 +89,12 @@ export class ExecEvaluator implements FunctionEvaluator {
 
   async evaluate(req: EvaluationRequest): Promise<EvaluationResult> {
     const configured = this.#opts.binaryFor?.(req.image);
-    const fn = configured !== undefined ? { binary: configured.binary, args: [] } : lookupFunction(await this.#refresh(), req.image, this.#opts.defaultImagePrefix);
+    let fn: Pick<ExecFunction, "binary" | "args"> | undefined;
+    if (configured !== undefined) fn = { binary: configured.binary, args: [] };
+    else {
+      const current = this.#current();
+      fn = this.#lookup(current instanceof Promise ? await current : current, req.image);
+    }
     if (fn === undefined) {
       throw new RunnerError("NOT_FOUND", `exec runtime: no executable configured for image ${JSON.stringify(req.image)} in ${this.configFile}`);
     }
@@ -112,20 +125,35 @@ export class ExecEvaluator implements FunctionEvaluator {
     return Promise.resolve();
   }
 
-  #refresh(): Promise<ExecTable> {
-    // Single-flight: concurrent calls share one stat (and read).
-    this.#refreshing ??= this.#check().finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+  #lookup(table: ExecTable, image: string): ExecFunction | undefined {
+    if (this.#lookupsOf !== table || this.#lookups.size >= MAX_LOOKUPS) {
+      this.#lookups.clear();
+      this.#lookupsOf = table;
+    }
+    if (this.#lookups.has(image)) return this.#lookups.get(image);
+    // Throws INVALID_REFERENCE for a malformed name: not remembered, it fails the same way again.
+    const fn = lookupFunction(table, image, this.#opts.defaultImagePrefix);
+    this.#lookups.set(image, fn);
+    return fn;
   }
 
-  async #check(): Promise<ExecTable> {
-    const { signature, mtimeMs } = await fileSignature(this.configFile);
+  #refresh(): Promise<ExecTable> {
+    const current = this.#current();
+    return current instanceof Promise ? current : Promise.resolve(current);
+  }
+
+  /** The table to use now: at once while the file is unchanged, else once it is read. */
+  #current(): ExecTable | Promise<ExecTable> {
+    // Single-flight: calls during a read share it.
+    if (this.#refreshing !== undefined) return this.#refreshing;
+    const { signature, mtimeMs } = fileSignature(this.configFile);
     const state = this.#state;
     const racy = Date.now() - mtimeMs < RACY_MS;
     if (state.kind !== "unloaded" && state.signature === signature && !racy) return tableOf(state, this.configFile);
-    return this.#read(signature);
+    this.#refreshing = this.#read(signature).finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
   }
 
   async #read(signature: string): Promise<ExecTable> {
@@ -183,9 +211,9 @@ function tableOf(state: ConfigState, file: string): ExecTable {
 }
 
 /** What changes when the file does (a ConfigMap update swaps a symlink: the inode changes). */
-async function fileSignature(file: string): Promise<{ signature: string; mtimeMs: number }> {
+function fileSignature(file: string): { signature: string; mtimeMs: number } {
   try {
-    const s = await stat(file);
+    const s = statSync(file);
     return { signature: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`, mtimeMs: Math.max(s.mtimeMs, s.ctimeMs) };
   } catch (e) {
     const code = (e as { code?: unknown }).code;

@@ -311,7 +311,7 @@ export class PodPlanner {
     if (choice.strategy === "custom") {
       action = opts.write ? await this.opts.pullSecret.ensure() : await this.opts.pullSecret.intent();
     } else {
-      action = choice.reason.startsWith("private registries are disabled") ? "not needed: private registries disabled" : "not needed: default registry";
+      action = choice.cause === "private-disabled" ? "not needed: private registries disabled" : "not needed: default registry";
     }
     // A read-only plan must not let the resolver's hook write the Secret.
     const resolution = await this.opts.resolver.resolve(image, undefined, { skipBeforeFetch: !opts.write });

@@ -61,6 +61,8 @@ export interface ResolveOptions {
   platform?: Platform;
   /** Credentials for this image (the auth strategy is per image); default: the client's. */
   credentials?: CredentialProvider;
+  /** The transport for this image (chosen with the credentials); default: the client's. */
+  transport?: Transport;
   /** Ends the resolve (the whole-resolve deadline): its reason is what the resolve rejects with. */
   signal?: AbortSignal;
 }
@@ -106,19 +108,20 @@ export class RegistryClient {
   async resolve(ref: ImageReference, options: ResolveOptions = {}): Promise<ImageMetadata> {
     const platform = options.platform ?? this.opts.platform;
     const credentials = options.credentials ?? this.opts.credentials;
+    const transport = options.transport ?? this.opts.transport;
     const signal = options.signal;
     const image = formatReference(ref);
     if (isLinkLocal(registryHost(ref.registry))) {
       throw new RunnerError("INVALID_REFERENCE", `registry ${ref.registry} is a link-local address (169.254.0.0/16, fe80::/10), which is never a registry`);
     }
     const attempts: Attempt[] = [];
-    const routes = await this.opts.transport.routes(ref.registry, ref);
+    const routes = await transport.routes(ref.registry);
     for (const [i, route] of routes.entries()) {
       try {
         // A step that cannot be tried (e.g. an unusable mounted CA) fails like an unreachable one.
         if (route.unusable) throw route.unusable;
         const meta = await this.resolveVia({ ref, image, route, credentials, signal }, platform);
-        this.opts.transport.succeeded(ref.registry, route, ref);
+        transport.succeeded(ref.registry, route);
         this.steps.set(meta, route.step);
         return meta;
       } catch (e) {
@@ -128,7 +131,7 @@ export class RegistryClient {
         // A cut mid-body or a timeout is the real cause: trying another scheme would only hide it.
         const next = fallsBack(e) ? routes[i + 1] : undefined;
         if (next) {
-          this.opts.transport.fellBack?.(ref.registry, route, next, ref);
+          transport.fellBack?.(ref.registry, route, next);
           this.log[next.expected ? "debug" : "warn"]("registry transport step failed, falling back", {
             image,
             registry: ref.registry,
@@ -151,11 +154,6 @@ export class RegistryClient {
   /** The transport step that fetched this record (also for records served from the cache). */
   transportStep(meta: ImageMetadata): RouteStep | undefined {
     return this.steps.get(meta);
-  }
-
-  /** The transport in use: `describe` for `explain`, counters for metrics. */
-  get transport(): Transport {
-    return this.opts.transport;
   }
 
   private async resolveVia(t: Target, platform: Platform): Promise<ImageMetadata> {

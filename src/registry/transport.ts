@@ -2,14 +2,11 @@ import { createSecureContext, rootCertificates } from "node:tls";
 import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
 import type { Dispatcher } from "undici-real";
 import { Agent } from "../http/undici.ts";
-import { isLoopbackRegistry, normaliseRegistry, type ImageReference } from "../image/reference.ts";
+import { isLoopbackRegistry, normaliseRegistry } from "../image/reference.ts";
 import type { TransportError } from "../http/request.ts";
 
 /** One way of reaching a registry; the private-registry TLS chain (docs/tls.md) adds the mounted-CA steps. */
 export type RouteStep = "mounted-ca" | "system-ca" | "plain-http";
-
-/** The image a route is for: the private-registry TLS chain is chosen per image, like the auth strategy. */
-export type RouteImage = Pick<ImageReference, "registry" | "repository">;
 
 export const stepScheme = (step: RouteStep): "https" | "http" => (step === "plain-http" ? "http" : "https");
 
@@ -57,15 +54,19 @@ export interface TransportStats {
   caReloads: number;
 }
 
+/**
+ * How a registry is reached. The auth strategy picks one per image
+ * (src/auth/selector.ts) and the client is handed it per resolve.
+ */
 export interface Transport {
-  /** The steps to try for a registry, the one that last worked first. `image` selects per-image transports. */
-  routes(registry: string, image?: RouteImage): Route[] | Promise<Route[]>;
+  /** The steps to try for a registry, the one that last worked first. */
+  routes(registry: string): Route[] | Promise<Route[]>;
   /** Records the step that reached the registry, so later images skip failing ones. */
-  succeeded(registry: string, route: Route, image?: RouteImage): void;
+  succeeded(registry: string, route: Route): void;
   /** A step failed and `to` is tried next (for fallback counters). */
-  fellBack?(registry: string, from: Route, to: Route, image?: RouteImage): void;
+  fellBack?(registry: string, from: Route, to: Route): void;
   /** Reads local state only (e.g. the mounted CA), never the registry. */
-  describe(registry: string, image?: RouteImage): Promise<TransportDescription>;
+  describe(registry: string): Promise<TransportDescription>;
   stats?(): TransportStats;
   close(): Promise<void>;
 }

@@ -50,7 +50,7 @@ function once(provider: CredentialProvider): CredentialProvider & { last?: Resol
 export interface ResolverOptions {
   defaultImagePrefix: string;
   platform: Platform;
-  /** Picks default keychain vs custom auth per image; without it the client's credentials are used. */
+  /** Picks default keychain vs custom auth (and their transports) per image; without it the client's own are used. */
   auth?: AuthSelector;
   /**
    * Runs on a cache miss before the registry is contacted: the Kubernetes
@@ -138,7 +138,11 @@ export class ImageResolver {
         const choice = this.opts.auth?.choose(ref);
         if (this.opts.beforeFetch !== undefined && options.skipBeforeFetch !== true) await this.opts.beforeFetch(ref, choice);
         const credentials = choice ? once(choice.provider) : undefined;
-        const meta = internMetadata(await this.client.resolve(ref, { platform: want, credentials, signal }), reference, this.intern);
+        const meta = internMetadata(
+          await this.client.resolve(ref, { platform: want, credentials, ...(choice === undefined ? {} : { transport: choice.transport }), signal }),
+          reference,
+          this.intern,
+        );
         this.authOf.set(
           meta,
           this.intern.record({

@@ -1,11 +1,14 @@
 import { describe, expect, test } from "../support/testing.ts";
 import {
+  authReason,
   BUILTIN_DEFAULT_PREFIX,
+  compileAuthPolicy,
   decideAuth,
   defaultPrefixes,
   describeDecision,
   matchDefaultPrefix,
   normalisePrefix,
+  type AuthPolicy,
   type AuthStrategyOptions,
   type ImageRefLike,
 } from "../../src/auth/strategy.ts";
@@ -18,12 +21,13 @@ const ref = (full: string): ImageRefLike => {
   return { registry: full.slice(0, slash), repository: full.slice(slash + 1) };
 };
 
-const opts = (enablePrivateRegistries: boolean, defaultRegistries?: string[]): AuthStrategyOptions => ({
+const options = (enablePrivateRegistries: boolean, defaultRegistries?: string[]): AuthStrategyOptions => ({
   enablePrivateRegistries,
   defaultImagePrefix: CATALOG,
   defaultRegistries,
   registryAuthSecretPath: SECRET_PATH,
 });
+const opts = (enablePrivateRegistries: boolean, defaultRegistries?: string[]): AuthPolicy => compileAuthPolicy(options(enablePrivateRegistries, defaultRegistries));
 
 describe("normalisePrefix", () => {
   test.each([
@@ -109,10 +113,33 @@ describe("decideAuth: exhaustive table", () => {
   });
 
   test("a custom default image prefix replaces the catalog but gcr.io/kpt-fn/ stays", () => {
-    const o = { ...opts(true), defaultImagePrefix: "registry.corp/fns" };
+    const o = compileAuthPolicy({ ...options(true), defaultImagePrefix: "registry.corp/fns" });
     expect(decideAuth(ref("registry.corp/fns/x"), o).strategy).toBe("default");
     expect(decideAuth(ref("ghcr.io/kptdev/krm-functions-catalog/x"), o).strategy).toBe("custom");
     expect(decideAuth(ref("gcr.io/kpt-fn/x"), o).strategy).toBe("default");
+  });
+});
+
+describe("decideAuth: the cause is data, the sentence is rendered from it", () => {
+  test("each cause, with the prefix that matched", () => {
+    expect(decideAuth(ref("gcr.io/kpt-fn/x"), opts(false))).toMatchObject({ strategy: "default", cause: "default-prefix", prefix: "gcr.io/kpt-fn/" });
+    expect(decideAuth(ref("ghcr.io/private/fn"), opts(false))).toMatchObject({ strategy: "default", cause: "private-disabled" });
+    expect(decideAuth(ref("ghcr.io/private/fn"), opts(true))).toMatchObject({ strategy: "custom", cause: "custom" });
+  });
+
+  test("the reason is authReason of the cause", () => {
+    const policy = opts(true, ["my.registry.io"]);
+    for (const image of ["gcr.io/kpt-fn/x", "my.registry.io/a/b", "ghcr.io/private/fn"]) {
+      const d = decideAuth(ref(image), policy);
+      expect(d.reason).toBe(authReason(d, ref(image), policy));
+    }
+    expect(authReason({ cause: "custom" }, ref("ghcr.io/private/fn"), policy)).toBe(
+      `private registries are enabled and ghcr.io/private/fn is not under a default prefix (gcr.io/kpt-fn/, ${CATALOG}, my.registry.io/), so credentials come from ${SECRET_PATH}`,
+    );
+  });
+
+  test("the policy holds the prefixes normalised once", () => {
+    expect(opts(true, ["GCR.IO/kpt-fn", "https://My.Registry.io/"]).prefixes).toEqual([BUILTIN_DEFAULT_PREFIX, CATALOG, "my.registry.io/"]);
   });
 });
 

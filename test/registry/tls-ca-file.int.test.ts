@@ -6,12 +6,9 @@ import { userInfo } from "node:os";
 import { RunnerError } from "../../src/errors.ts";
 import { MountedCaFile } from "../../src/registry/tls-ca-file.ts";
 import { parseCaBundle } from "../../src/registry/tls-ca.ts";
-import { chainOrder } from "../../src/registry/tls.ts";
-import { createTransport, PerImageTransport } from "../../src/resolve/transport-select.ts";
+import { chainOrder, TlsChainTransport } from "../../src/registry/tls.ts";
 import { DefaultTransport, isTlsPortAnswer } from "../../src/registry/transport.ts";
-import { parseCommandLine } from "../../src/config/config.ts";
-import { silentLogger } from "../../src/log.ts";
-import { kubeSecretDir, scratch, secretDir, strayCA } from "./tls-helpers.ts";
+import { kubeSecretDir, registryAccess, scratch, secretDir, strayCA } from "./tls-helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const caA = strayCA("CA A");
@@ -148,20 +145,21 @@ describe("chain order", () => {
 });
 
 describe("transport selection", () => {
-  const flags = (...f: string[]) => parseCommandLine(f).config;
   const dir = scratch("sel");
 
   test("flags off, or only one of them: the default transport", async () => {
     for (const f of [[], ["--enable-private-registries"], ["--enable-private-registries-tls"]]) {
-      const t = createTransport(flags(...f, `--tls-secret-path=${dir}`), silentLogger);
-      expect(t).toBeInstanceOf(DefaultTransport);
+      const t = registryAccess([...f, `--tls-secret-path=${dir}`]);
+      // No chain is built, and a would-be custom image gets the default transport.
+      expect(t.transports.chain).toBeUndefined();
+      expect(t.of({ registry: "registry.corp", repository: "team/fn" })).toBeInstanceOf(DefaultTransport);
       await t.close();
     }
   });
 
   test("both on: the chain for custom images only; default-prefix images keep the default transport", async () => {
-    const t = createTransport(flags("--enable-private-registries", "--enable-private-registries-tls", `--tls-secret-path=${dir}`, "--default-registries=registry.corp/shared/"), silentLogger);
-    expect(t).toBeInstanceOf(PerImageTransport);
+    const t = registryAccess(["--enable-private-registries", "--enable-private-registries-tls", `--tls-secret-path=${dir}`, "--default-registries=registry.corp/shared/"]);
+    expect(t.transports.chain).toBeInstanceOf(TlsChainTransport);
     const kind = async (registry: string, repository: string) => (await t.describe(registry, { registry, repository })).kind;
     expect(await kind("ghcr.io", "kptdev/krm-functions-catalog/set-labels")).toBe("default");
     expect(await kind("gcr.io", "kpt-fn/set-labels")).toBe("default");
@@ -177,7 +175,7 @@ describe("transport selection", () => {
 
   test("plain HTTP carries credentials only for --insecure-registries hosts", async () => {
     const secret = secretDir({ "ca.crt": caA.certPem });
-    const t = createTransport(flags("--enable-private-registries", "--enable-private-registries-tls", `--tls-secret-path=${secret}`, "--insecure-registries=open.corp:5000"), silentLogger);
+    const t = registryAccess(["--enable-private-registries", "--enable-private-registries-tls", `--tls-secret-path=${secret}`, "--insecure-registries=open.corp:5000"]);
     const creds = async (registry: string) =>
       (await t.routes(registry, { registry, repository: "team/fn" })).map((r) => `${r.step}:${r.credentials}${r.unusable ? ":unusable" : ""}`);
     expect(await creds("registry.corp")).toEqual(["mounted-ca:true", "system-ca:true", "plain-http:false"]);
@@ -186,7 +184,7 @@ describe("transport selection", () => {
   });
 
   test("an unusable CA leaves step 1 in the chain, marked with its cause", async () => {
-    const t = createTransport(flags("--enable-private-registries", "--enable-private-registries-tls", "--tls-secret-path=/nonexistent/tls"), silentLogger);
+    const t = registryAccess(["--enable-private-registries", "--enable-private-registries-tls", "--tls-secret-path=/nonexistent/tls"]);
     const [first] = await t.routes("registry.corp", { registry: "registry.corp", repository: "team/fn" });
     expect(first?.step).toBe("mounted-ca");
     expect(first?.unusable?.code).toBe("TLS");

@@ -256,7 +256,7 @@ describe("metrics", () => {
       const text = await runner.metrics.text();
       expect(text).toContain('function_runner_registry_transport_fallbacks_total{from="mounted-ca",to="system-ca"} 1');
       expect(text).toContain('function_runner_registry_transport_fallbacks_total{from="system-ca",to="plain-http"} 1');
-      expect(runner.client.transport.stats?.().fallbacks).toEqual({ "mounted-ca": 0, "system-ca": 1, "plain-http": 1 });
+      expect(runner.transports.chain?.stats().fallbacks).toEqual({ "mounted-ca": 0, "system-ca": 1, "plain-http": 1 });
     } finally {
       await runner.close();
     }

@@ -7,14 +7,15 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { anonymousProvider } from "../../src/registry/credential.ts";
 import { FileCredentials } from "../../src/auth/keychain.ts";
-import { AuthSelector } from "../../src/auth/selector.ts";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { parsePlatform } from "../../src/image/platform.ts";
 import { MetadataCache } from "../../src/resolve/metadata-cache.ts";
 import { ImageResolver } from "../../src/resolve/resolver.ts";
-import { memoryLogger } from "../../src/log.ts";
+import { memoryLogger, silentLogger, type Logger } from "../../src/log.ts";
 import { RegistryClient } from "../../src/registry/client.ts";
-import { createTransport, PerImageTransport } from "../../src/resolve/transport-select.ts";
+import type { CredentialProvider } from "../../src/registry/credential.ts";
+import type { TransportStats } from "../../src/registry/transport.ts";
+import { accessOptionsFrom, createRegistryAccess } from "../../src/runner-core.ts";
 import { makeCA, makeServerCert, type CA } from "../support/certs.ts";
 import { dockerConfigFile, fastRetry } from "./helpers.ts";
 import { freePort } from "../support/free-port.ts";
@@ -69,34 +70,54 @@ export interface ChainOptions {
   flags?: string[];
 }
 
-/** The runner's wiring (flags → createTransport, AuthSelector) with fast retries and a memory logger. */
+/**
+ * The runner's registry access from flags (accessOptionsFrom, createRegistryAccess),
+ * seen per image as the client sees it: `routes`/`describe` of the transport the
+ * auth choice hands out for that image.
+ */
+export function registryAccess(flags: string[], opts: { custom?: CredentialProvider; logger?: Logger } = {}) {
+  const { config } = parseCommandLine(flags);
+  const { auth, transports } = createRegistryAccess(accessOptionsFrom(config), { default: anonymousProvider, custom: opts.custom ?? anonymousProvider }, opts.logger ?? silentLogger);
+  const of = (image: { registry: string; repository: string }) => auth.choose(image).transport;
+  return {
+    config,
+    auth,
+    transports,
+    of,
+    routes: (registry: string, image: { registry: string; repository: string }) => of(image).routes(registry),
+    describe: (registry: string, image: { registry: string; repository: string }) => of(image).describe(registry),
+    /** The TLS chain's counters (what the metrics read). */
+    stats: (): TransportStats => {
+      if (transports.chain === undefined) throw new Error("flags on: expected the TLS chain");
+      return transports.chain.stats();
+    },
+    close: async () => {
+      await Promise.all([transports.standard.close(), transports.chain?.close()]);
+    },
+  };
+}
+
+/** The runner's wiring (flags → registryAccess) with fast retries and a memory logger. */
 export function chainClient(o: ChainOptions) {
   const authFile = dockerConfigFile(o.auths ?? {});
-  const { config } = parseCommandLine([
-    "--enable-private-registries",
-    "--enable-private-registries-tls",
-    `--tls-secret-path=${o.tlsSecretPath}`,
-    `--registry-auth-secret-path=${authFile}`,
-    ...(o.insecure?.length ? [`--insecure-registries=${o.insecure.join(",")}`] : []),
-    ...(o.flags ?? []),
-  ]);
   const logger = memoryLogger();
-  const transport = createTransport(config, logger);
-  if (!(transport instanceof PerImageTransport)) throw new Error("flags on: expected the per-image transport");
-  const platform = parsePlatform(config.platform);
-  const auth = new AuthSelector(
-    {
-      enablePrivateRegistries: config["enable-private-registries"],
-      defaultImagePrefix: config["default-image-prefix"],
-      defaultRegistries: config["default-registries"],
-      registryAuthSecretPath: config["registry-auth-secret-path"],
-    },
-    anonymousProvider,
-    new FileCredentials(authFile),
+  const transport = registryAccess(
+    [
+      "--enable-private-registries",
+      "--enable-private-registries-tls",
+      `--tls-secret-path=${o.tlsSecretPath}`,
+      `--registry-auth-secret-path=${authFile}`,
+      ...(o.insecure?.length ? [`--insecure-registries=${o.insecure.join(",")}`] : []),
+      ...(o.flags ?? []),
+    ],
+    { custom: new FileCredentials(authFile), logger },
   );
+  const { config, auth } = transport;
+  if (transport.transports.chain === undefined) throw new Error("flags on: expected the TLS chain");
+  const platform = parsePlatform(config.platform);
   const client = new RegistryClient({
     credentials: anonymousProvider,
-    transport,
+    transport: transport.transports.standard,
     platform,
     insecureRegistries: config["insecure-registries"],
     retry: fastRetry,
