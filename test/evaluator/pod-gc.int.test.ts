@@ -138,7 +138,7 @@ describe("garbage collection", () => {
     const again = await pod.gc.scan();
     expect(again.deleted.map((d) => d.reason)).toContain("expired");
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 30_000); // The call runs up to its 6 s deadline: more than bun test's default 5 s when this file runs alone.
 
   test("pods without the function label, and Services that do not select on it, are never touched", async () => {
     world.server.seed("pods", { metadata: { name: "bystander", labels: { app: "other" } }, spec: { containers: [{ name: "c", image: "example.com/x:1" }] } }, NS);
