@@ -10,7 +10,7 @@
  * at start-up (`load`); a file broken later is logged and the last good table
  * stays in use, so an edit in progress never disables the runtime.
  */
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isRunnerError, RunnerError } from "../errors.ts";
@@ -54,6 +54,8 @@ const ABSENT = "absent";
  * recently is read again and compared by content.
  */
 const RACY_MS = 2_000;
+/** A config file this small is compared at once while racy; a larger one is read off the event loop. */
+const SYNC_COMPARE_BYTES = 64 * 1024;
 /** Image names looked up per table: callers repeat a handful; any more are looked up afresh. */
 const MAX_LOOKUPS = 1024;
 
@@ -146,10 +148,13 @@ export class ExecEvaluator implements FunctionEvaluator {
   #current(): ExecTable | Promise<ExecTable> {
     // Single-flight: calls during a read share it.
     if (this.#refreshing !== undefined) return this.#refreshing;
-    const { signature, mtimeMs } = fileSignature(this.configFile);
+    const { signature, mtimeMs, size } = fileSignature(this.configFile);
     const state = this.#state;
-    const racy = Date.now() - mtimeMs < RACY_MS;
-    if (state.kind !== "unloaded" && state.signature === signature && !racy) return tableOf(state, this.configFile);
+    if (state.kind !== "unloaded" && state.signature === signature) {
+      if (Date.now() - mtimeMs >= RACY_MS) return tableOf(state, this.configFile);
+      // Written moments ago: the content decides, as in #read; unchanged, nothing to parse or log.
+      if (state.source !== undefined && size <= SYNC_COMPARE_BYTES && sameContent(this.configFile, state.source)) return tableOf(state, this.configFile);
+    }
     this.#refreshing = this.#read(signature).finally(() => {
       this.#refreshing = undefined;
     });
@@ -211,13 +216,22 @@ function tableOf(state: ConfigState, file: string): ExecTable {
 }
 
 /** What changes when the file does (a ConfigMap update swaps a symlink: the inode changes). */
-function fileSignature(file: string): { signature: string; mtimeMs: number } {
+function fileSignature(file: string): { signature: string; mtimeMs: number; size: number } {
   try {
     const s = statSync(file);
-    return { signature: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`, mtimeMs: Math.max(s.mtimeMs, s.ctimeMs) };
+    return { signature: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`, mtimeMs: Math.max(s.mtimeMs, s.ctimeMs), size: s.size };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return { signature: ABSENT, mtimeMs: 0 };
-    return { signature: `error:${code === undefined ? String(e) : String(code)}`, mtimeMs: 0 };
+    if (code === "ENOENT" || code === "ENOTDIR") return { signature: ABSENT, mtimeMs: 0, size: 0 };
+    return { signature: `error:${code === undefined ? String(e) : String(code)}`, mtimeMs: 0, size: 0 };
+  }
+}
+
+/** Whether the file still holds `source`; any failure to read says no (the full read reports it). */
+function sameContent(file: string, source: string): boolean {
+  try {
+    return readFileSync(file, "utf8") === source;
+  } catch {
+    return false;
   }
 }

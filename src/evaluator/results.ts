@@ -42,9 +42,11 @@ const dropUndefined = (r: z.infer<typeof ResultSchema>): FunctionResult => {
   return out;
 };
 
+const utf8 = new TextDecoder();
+
 /** Parses function output (YAML or JSON); `error` says why it is not a ResourceList. */
 export function parseOutputResourceList(bytes: Uint8Array): ParsedOutput {
-  const source = new TextDecoder().decode(bytes);
+  const source = utf8.decode(bytes);
   if (source.trim() === "") return { ok: false, error: "the output is empty, not a ResourceList" };
   let doc: unknown;
   try {

@@ -46,11 +46,16 @@ const HEALTH_SERVICES: ReadonlySet<string> = new Set(["", "evaluator.FunctionEva
 /** Header carrying the stable RunnerError code in trailers, for clients that want more than the gRPC status. */
 export const ERROR_CODE_METADATA = "x-function-runner-error-code";
 
-/** Aborts when the client cancels the call, so the function (process or pod call) stops too. */
-function cancelled(call: grpc.ServerUnaryCall<EvaluateFunctionRequest, EvaluateFunctionResponse>): AbortSignal {
+/**
+ * Aborts when the client cancels the call, so the function (process or pod call) stops too.
+ * grpc-js also reports "cancelled" when the stream closes after the answer: `answered` stops
+ * listening first, so a finished call builds no error and aborts nothing.
+ */
+function cancellation(call: grpc.ServerUnaryCall<EvaluateFunctionRequest, EvaluateFunctionResponse>): { signal: AbortSignal; answered(): void } {
   const controller = new AbortController();
-  call.once("cancelled", () => controller.abort(new RunnerError("TIMEOUT", "the caller cancelled the call")));
-  return controller.signal;
+  const onCancel = (): void => controller.abort(new RunnerError("TIMEOUT", "the caller cancelled the call"));
+  call.once("cancelled", onCancel);
+  return { signal: controller.signal, answered: () => call.removeListener("cancelled", onCancel) };
 }
 
 /**
@@ -106,16 +111,19 @@ export async function startGrpc(deps: GrpcDeps, opts: { port: number; hostname: 
       metrics.grpcDuration.labels("EvaluateFunction", codeName).observe(seconds);
       logger.info("grpc", { method: "EvaluateFunction", image: imageForLog(image), code: codeName, ms: Math.round(seconds * 1e4) / 10 });
     };
+    const cancel = cancellation(call);
     // Porch's runtimes all pass on an empty image, so its answer is NOT_FOUND.
     const run = image.trim() === ""
       ? Promise.reject(new RunnerError("NOT_FOUND", "no function runtime can evaluate an empty image name (EvaluateFunctionRequest.image)"))
-      : evaluator.evaluate({ image, resourceList, deadline: deadlineMs(call.getDeadline()), signal: cancelled(call) });
+      : evaluator.evaluate({ image, resourceList, deadline: deadlineMs(call.getDeadline()), signal: cancel.signal });
     run.then(
       (res) => {
+        cancel.answered();
         finish("ok", "OK");
         callback(null, { resourceList: res.resourceList, log: res.log });
       },
       (e: unknown) => {
+        cancel.answered();
         const err = toGrpcError(e);
         finish(isRunnerError(e) ? e.code : "INTERNAL", grpc.status[err.code ?? grpc.status.INTERNAL] ?? "UNKNOWN");
         callback(err);
