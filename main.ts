@@ -111,13 +111,13 @@ async function main(argv: string[]): Promise<number> {
   const image = positionals[0] ?? "";
   if (command === "resolve") {
     // Only the image half of the runner: no metrics, no function runtimes to load.
-    const [{ createImageRuntime }, { resolveCommand }, { openChallengeCache }] = await Promise.all([
+    const [{ createImageRuntime, imageOptionsFrom }, { resolveCommand }, { openChallengeCache }] = await Promise.all([
       import("./src/runner-core.ts"),
       import("./src/cli/resolve.ts"),
       import("./src/cli/challenge-cache.ts"),
     ]);
     mark("runner module");
-    const images = createImageRuntime(config, logger);
+    const images = createImageRuntime(imageOptionsFrom(config), logger);
     return closing(command, images.close, async () => {
       // Challenges learned by earlier processes (docs/registry.md): a known registry gets no 401 first.
       const challenges = await openChallengeCache(images.client.auth, logger, { enabled: config["challenge-cache"] });

@@ -1,9 +1,11 @@
 /**
- * The image half of the runner: credentials, auth choice, registry client and
- * transport, metadata cache, resolver and the Kubernetes runtime they use.
- * `createRunner` (./runner.ts) adds metrics and the function runtimes; a
- * one-shot `resolve` uses this alone, so it loads neither prom-client nor the
- * evaluators (docs/benchmarks.md: the CLI's time is mostly module loading).
+ * The composition root's image half: the flags mapped once into each part's
+ * own options (imageOptionsFrom), then credentials, the auth policy and the
+ * transports it hands out, registry client, metadata cache, resolver, the
+ * Kubernetes runtime and the pod planner built on them. `createRunner`
+ * (./runner.ts) adds metrics and the function runtimes; a one-shot `resolve`
+ * uses this alone, so it loads neither prom-client nor the evaluators
+ * (docs/benchmarks.md: the CLI's time is mostly module loading).
  */
 import type { CredentialProvider } from "./registry/credential.ts";
 import { DefaultKeychain, FileCredentials } from "./auth/keychain.ts";
@@ -11,11 +13,12 @@ import { AuthSelector } from "./auth/selector.ts";
 import { compileAuthPolicy, type AuthStrategyOptions } from "./auth/strategy.ts";
 import type { Config } from "./config/config.ts";
 import { parsePlatform } from "./image/platform.ts";
-import { MetadataCache } from "./resolve/metadata-cache.ts";
-import { ImageResolver } from "./resolve/resolver.ts";
-import { KubeRuntime, type KubeRuntimeOptions } from "./kube/runtime.ts";
+import { MetadataCache, type MetadataCacheOptions } from "./resolve/metadata-cache.ts";
+import { ImageResolver, type ResolverOptions } from "./resolve/resolver.ts";
+import { PodPlanner, type PodPlannerSettings } from "./kube/pod-planner.ts";
+import { KubeRuntime, type KubeRuntimeOptions, type KubeSettings } from "./kube/runtime.ts";
 import type { Logger } from "./log.ts";
-import { RegistryClient } from "./registry/client.ts";
+import { RegistryClient, type RegistryClientOptions } from "./registry/client.ts";
 import { TlsChainTransport } from "./registry/tls.ts";
 import { DefaultTransport, type RouteStep, type Transport } from "./registry/transport.ts";
 
@@ -25,7 +28,7 @@ export interface RegistryTransports {
   chain?: TlsChainTransport;
 }
 
-/** What choosing credentials and transport per image needs, mapped from the flags. */
+/** What choosing credentials and transport per image needs. */
 export interface AccessOptions {
   auth: AuthStrategyOptions;
   /** `--insecure-registries`. */
@@ -34,16 +37,68 @@ export interface AccessOptions {
   privateTls?: { tlsSecretPath: string };
 }
 
-export function accessOptionsFrom(config: Config): AccessOptions {
+/** The registry part: access, client, cache and resolver settings. */
+export interface RegistryOptions {
+  access: AccessOptions;
+  /** `--docker-config`: stands in for the whole default keychain (handy for local runs). */
+  dockerConfig?: string;
+  client: Pick<RegistryClientOptions, "platform" | "insecureRegistries" | "requestTimeoutMs" | "connections">;
+  cache: Pick<MetadataCacheOptions, "tagTtlMs" | "maxEntries" | "maxBytes">;
+  resolver: Pick<ResolverOptions, "defaultImagePrefix" | "platform" | "resolveTimeoutMs">;
+}
+
+/** The image half's parts, each with its own options. */
+export interface ImageOptions {
+  registry: RegistryOptions;
+  kube: KubeSettings;
+  planner: PodPlannerSettings & {
+    /** Porch v4's `--function-pod-template`: a ConfigMap in the runner's namespace. */
+    functionPodTemplate?: string;
+  };
+}
+
+/** The only place the image half reads flags. */
+export function imageOptionsFrom(config: Config): ImageOptions {
+  const platform = parsePlatform(config.platform);
+  const insecureRegistries = config["insecure-registries"];
+  const defaultImagePrefix = config["default-image-prefix"];
+  const namespace = config["pod-namespace"];
+  const functionPodTemplate = config["function-pod-template"];
   return {
-    auth: {
-      enablePrivateRegistries: config["enable-private-registries"],
-      defaultImagePrefix: config["default-image-prefix"],
-      defaultRegistries: config["default-registries"],
-      registryAuthSecretPath: config["registry-auth-secret-path"],
+    registry: {
+      access: {
+        auth: {
+          enablePrivateRegistries: config["enable-private-registries"],
+          defaultImagePrefix,
+          defaultRegistries: config["default-registries"],
+          registryAuthSecretPath: config["registry-auth-secret-path"],
+        },
+        insecureRegistries,
+        ...(config["enable-private-registries"] && config["enable-private-registries-tls"] ? { privateTls: { tlsSecretPath: config["tls-secret-path"] } } : {}),
+      },
+      ...(config["docker-config"] ? { dockerConfig: config["docker-config"] } : {}),
+      client: {
+        platform,
+        insecureRegistries,
+        requestTimeoutMs: config["registry-request-timeout"],
+        connections: { perHost: config["registry-max-connections-per-host"], total: config["registry-max-connections"] },
+      },
+      cache: { tagTtlMs: config["tag-metadata-ttl"], maxEntries: config["image-cache-max-entries"], maxBytes: config["image-cache-max-bytes"] },
+      resolver: { defaultImagePrefix, platform, resolveTimeoutMs: config["resolve-timeout"] },
     },
-    insecureRegistries: config["insecure-registries"],
-    ...(config["enable-private-registries"] && config["enable-private-registries-tls"] ? { privateTls: { tlsSecretPath: config["tls-secret-path"] } } : {}),
+    kube: {
+      ...(config.kubeconfig === undefined ? {} : { kubeconfig: config.kubeconfig }),
+      namespace,
+      pullSecret: { name: config["registry-auth-secret-name"], path: config["registry-auth-secret-path"] },
+      functionConfigs: { defaultImagePrefix, functionsDir: config.functions },
+    },
+    planner: {
+      namespace,
+      pullSecretName: config["registry-auth-secret-name"],
+      maxRequestBodySize: config["max-request-body-size"],
+      podTtlMs: config["pod-ttl"],
+      ...(functionPodTemplate === undefined || functionPodTemplate === "" ? {} : { functionPodTemplate }),
+    },
   };
 }
 
@@ -73,6 +128,8 @@ export function createRegistryAccess(
 
 export interface ImageRuntime {
   kube: KubeRuntime;
+  /** Pods for images: Secret and template ensured, Pod and Service built (`prepare`), or shown read-only (`podSpec`). */
+  planner: PodPlanner;
   auth: AuthSelector;
   transports: RegistryTransports;
   client: RegistryClient;
@@ -90,40 +147,41 @@ export interface ImageRuntimeHooks {
   onFallback?(from: RouteStep, to: RouteStep): void;
 }
 
-export function createImageRuntime(config: Config, logger: Logger, hooks: ImageRuntimeHooks = {}): ImageRuntime {
-  const kube = new KubeRuntime(config, logger, hooks.kube, hooks.onSecretSync);
-  // `--docker-config` stands in for the whole default keychain (handy for local runs).
-  const defaultKeychain: CredentialProvider = config["docker-config"]
-    ? new FileCredentials(config["docker-config"], { sourcePrefix: "docker-config" })
-    : new DefaultKeychain({ serviceAccount: kube.serviceAccountPullSecrets, logger });
-  const custom = new FileCredentials(config["registry-auth-secret-path"], { sourcePrefix: "custom" });
-  const { auth, transports } = createRegistryAccess(accessOptionsFrom(config), { default: defaultKeychain, custom }, logger, hooks);
-  const platform = parsePlatform(config.platform);
-  const client = new RegistryClient({
-    credentials: defaultKeychain,
-    transport: transports.standard,
-    platform,
-    insecureRegistries: config["insecure-registries"],
-    logger,
-    requestTimeoutMs: config["registry-request-timeout"],
-    connections: { perHost: config["registry-max-connections-per-host"], total: config["registry-max-connections"] },
-  });
-  const cache = new MetadataCache({
-    tagTtlMs: config["tag-metadata-ttl"],
-    maxEntries: config["image-cache-max-entries"],
-    maxBytes: config["image-cache-max-bytes"],
-  });
+/** Builds the image half in dependency order: nothing is used before it exists. */
+export function createImageRuntime(options: ImageOptions, logger: Logger, hooks: ImageRuntimeHooks = {}): ImageRuntime {
+  const { registry } = options;
+  const kube = new KubeRuntime(options.kube, logger, hooks.kube, hooks.onSecretSync);
+  const defaultKeychain: CredentialProvider =
+    registry.dockerConfig === undefined
+      ? new DefaultKeychain({ serviceAccount: kube.serviceAccountPullSecrets, logger })
+      : new FileCredentials(registry.dockerConfig, { sourcePrefix: "docker-config" });
+  const custom = new FileCredentials(registry.access.auth.registryAuthSecretPath, { sourcePrefix: "custom" });
+  const { auth, transports } = createRegistryAccess(registry.access, { default: defaultKeychain, custom }, logger, hooks);
+  const client = new RegistryClient({ ...registry.client, credentials: defaultKeychain, transport: transports.standard, logger });
+  const cache = new MetadataCache(registry.cache);
   const resolver = new ImageResolver(client, cache, {
-    defaultImagePrefix: config["default-image-prefix"],
-    platform,
+    ...registry.resolver,
     auth,
     // Custom-registry images: the pull Secret is ensured before their metadata fetch.
     beforeFetch: kube.beforeFetch,
-    resolveTimeoutMs: config["resolve-timeout"],
   });
-  kube.attach(resolver, auth);
+  const { functionPodTemplate, ...plannerSettings } = options.planner;
+  const planner = new PodPlanner({
+    ...plannerSettings,
+    resolver,
+    auth,
+    pullSecret: kube.pullSecret,
+    client: () => kube.tryClient(),
+    wrapperServerImage: kube.wrapperServerImage,
+    templateTtlMs: hooks.kube?.templateTtlMs,
+    logger,
+    // What the pod runtime would apply: a FunctionConfig's templateOverrides (known while serving).
+    overridesFor: (image) => kube.functionConfigs.podSettingsFor(image)?.overrides,
+    ...(functionPodTemplate === undefined ? {} : { functionPodTemplate: { name: functionPodTemplate, namespace: () => kube.runnerNamespace() } }),
+  });
   return {
     kube,
+    planner,
     auth,
     transports,
     client,

@@ -1,22 +1,128 @@
+/**
+ * The composition root: the flags mapped once into each part's own options
+ * (runnerOptionsFrom), then the parts built in dependency order: metrics
+ * first (the parts count into them), the image half (./runner-core.ts), the
+ * pod runtime and the evaluation. Parts never read flags.
+ */
 import type { AuthSelector } from "./auth/selector.ts";
 import type { Config } from "./config/config.ts";
-import { buildEvaluation } from "./evaluator/build.ts";
-import { createPodRuntime, type PodRuntime, type PodRuntimeOverrides } from "./evaluator/pod.ts";
-import { type PorchFileFlags, type PorchRuntimeOptions, porchOptionsFrom } from "./evaluator/porch-options.ts";
+import { buildEvaluation, type EvaluationOptions } from "./evaluator/build.ts";
+import { createPodRuntime, type PodRuntime, type PodRuntimeOptions, type PodRuntimeOverrides } from "./evaluator/pod.ts";
+import type { PorchRuntimeOptions } from "./evaluator/porch-options.ts";
 import type { FunctionEvaluator } from "./evaluator/types.ts";
 import type { MetadataCache } from "./resolve/metadata-cache.ts";
 import type { ImageResolver } from "./resolve/resolver.ts";
 import type { Logger } from "./log.ts";
 import type { RegistryClient } from "./registry/client.ts";
+import type { PodPlanner } from "./kube/pod-planner.ts";
 import type { KubeRuntime, KubeRuntimeOptions } from "./kube/runtime.ts";
-import { createImageRuntime, type RegistryTransports } from "./runner-core.ts";
+import { createImageRuntime, imageOptionsFrom, type ImageOptions, type RegistryTransports } from "./runner-core.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics/metrics.ts";
 import { otelMetricsFromEnv } from "./metrics/otel-env.ts";
 import process from "node:process";
 
+/**
+ * The service's settings (src/server/ takes them from the runner it serves:
+ * the service sits above the composition root).
+ */
+export interface ServerOptions {
+  /** `--port`: gRPC (Porch's FunctionEvaluator). */
+  port: number;
+  /** `--http-port`: the HTTP API, probes and /metrics. */
+  httpPort: number;
+  /** `--listen-address`: both servers bind it. */
+  listenAddress: string;
+  /** `--max-request-body-size`: the largest gRPC message and HTTP body. */
+  maxRequestBodySize: number;
+  /** `--access-log`: a line per HTTP request at info. */
+  accessLog: boolean;
+  /** `--http-auth-token-file`: the bearer token the HTTP API requires. */
+  httpAuthTokenFile?: string;
+  /** `--shutdown-timeout`: how long in-flight calls may take after SIGTERM. */
+  shutdownTimeoutMs: number;
+}
+
+/** Every part's options, from the flags. */
+export interface RunnerOptions extends ImageOptions {
+  /** The pod runtime's; absent with `--disable-runtimes pod`. */
+  pod?: PodRuntimeOptions;
+  evaluation: EvaluationOptions;
+  server: ServerOptions;
+}
+
+/** Porch v4's file flags as the runtimes take them (tests may pass these directly). */
+export function porchOptionsFrom(config: Config): PorchRuntimeOptions {
+  return {
+    warmUp: config["warm-up-pod-cache"],
+    podCacheConfig: config["pod-cache-config"],
+    ...(config.config === undefined ? {} : { execConfigFile: config.config }),
+    ...(config["function-pod-template"] === undefined ? {} : { functionPodTemplate: config["function-pod-template"] }),
+  };
+}
+
+/**
+ * The only place flags become options. `porch` replaces the four Porch v4
+ * file flags (`--config`, `--pod-cache-config`, `--warm-up-pod-cache`,
+ * `--function-pod-template`) as a whole.
+ */
+export function runnerOptionsFrom(config: Config, porch: PorchRuntimeOptions = porchOptionsFrom(config)): RunnerOptions {
+  const image = imageOptionsFrom(config);
+  const disabled = config["disable-runtimes"];
+  const defaultImagePrefix = config["default-image-prefix"];
+  const maxRequestBodySize = config["max-request-body-size"];
+  const { functionPodTemplate: _flag, ...planner } = image.planner;
+  return {
+    ...image,
+    planner: porch.functionPodTemplate === undefined || porch.functionPodTemplate === "" ? planner : { ...planner, functionPodTemplate: porch.functionPodTemplate },
+    ...(disabled.includes("pod")
+      ? {}
+      : {
+          pod: {
+            defaultImagePrefix,
+            namespace: config["pod-namespace"],
+            ttlMs: config["pod-ttl"],
+            scanIntervalMs: config["scan-interval"],
+            maxParallel: config["max-parallel-pods-per-function"],
+            maxWaitlist: config["max-waitlist-length"],
+            maxPending: config["max-pending-evaluations"],
+            maxMessageSize: maxRequestBodySize,
+            addressMode: config["pod-address-mode"],
+            dnsSuffix: config["pod-dns-suffix"],
+            readyTimeoutMs: config["pod-ready-timeout"],
+            ...(porch.podCacheConfig === undefined ? {} : { podCacheConfig: porch.podCacheConfig }),
+            warmUp: porch.warmUp,
+          },
+        }),
+    evaluation: {
+      ...(disabled.includes("exec")
+        ? {}
+        : {
+            exec: {
+              dir: config.functions,
+              defaultImagePrefix,
+              maxOutputBytes: maxRequestBodySize,
+              ...(porch.execConfigFile === undefined ? {} : { configFile: porch.execConfigFile }),
+            },
+          }),
+      pod: !disabled.includes("pod"),
+      disabled,
+    },
+    server: {
+      port: config.port,
+      httpPort: config["http-port"],
+      listenAddress: config["listen-address"],
+      maxRequestBodySize,
+      accessLog: config["access-log"],
+      ...(config["http-auth-token-file"] === undefined ? {} : { httpAuthTokenFile: config["http-auth-token-file"] }),
+      shutdownTimeoutMs: config["shutdown-timeout"],
+    },
+  };
+}
+
 /** The long-lived parts, wired from the configuration. */
 export interface Runner {
-  config: Config;
+  /** Every part's options, as mapped from the flags. */
+  options: RunnerOptions;
   logger: Logger;
   client: RegistryClient;
   cache: MetadataCache;
@@ -28,10 +134,11 @@ export interface Runner {
   metrics: ServiceMetrics;
   /**
    * Kubernetes: `status()` (available + why, for /readyz), `client()`,
-   * `pullSecret.ensure()`, `preparePod(image)` (Secret + template ensured,
-   * Pod and Service built) and `podSpec(image)` (read-only).
+   * `pullSecret.ensure()`, the FunctionConfigs.
    */
   kube: KubeRuntime;
+  /** `prepare(image)` (Secret + template ensured, Pod and Service built) and `podSpec(image)` (read-only). */
+  planner: PodPlanner;
   // Seams the service (src/server/) calls when present; each absent one has a documented answer.
   /** Runs functions. Absent: EvaluateFunction and /v1/functions/evaluate answer NOT_FOUND. */
   evaluator?: FunctionEvaluator;
@@ -54,27 +161,24 @@ export interface RunnerOverrides {
 }
 
 export function createRunner(config: Config, logger: Logger, overrides: RunnerOverrides = {}): Runner {
-  // Porch v4's file flags (src/config/config.ts); tests may pass the options directly.
-  const porch = overrides.porch ?? porchOptionsFrom(config as Config & PorchFileFlags);
-  const kubeOptions = porch.functionPodTemplate === undefined ? overrides.kube : { ...overrides.kube, functionPodTemplate: porch.functionPodTemplate };
-  // Secret syncs and TLS fallbacks feed their counters (`metrics` exists by the time one happens).
-  const images = createImageRuntime(config, logger, {
-    ...(kubeOptions === undefined ? {} : { kube: kubeOptions }),
+  const options = runnerOptionsFrom(config, overrides.porch);
+  // OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES label target_info (src/metrics/otel-env.ts).
+  const metrics = createMetrics({ resource: otelMetricsFromEnv(process.env).resource });
+  const images = createImageRuntime(options, logger, {
+    ...(overrides.kube === undefined ? {} : { kube: overrides.kube }),
     onSecretSync: (outcome) => metrics.secretSyncs.inc({ outcome }),
     onFallback: (from, to) => metrics.tlsFallbacks.inc({ from, to }),
   });
-  const { kube, auth, client, cache, resolver, transports } = images;
-  // OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES label target_info (src/metrics/otel-env.ts).
-  const metrics = createMetrics({ cache, registryRequests: client.stats, ...(transports.chain === undefined ? {} : { transport: transports.chain }), resource: otelMetricsFromEnv(process.env).resource });
-  // Exec runtime from --functions, then the pod runtime (loaded on first use), minus --disable-runtimes.
-  const pod = config["disable-runtimes"].includes("pod") ? undefined : createPodRuntime({ config, logger, kube, resolver, overrides: overrides.pod, porch });
-  const evaluation = buildEvaluation(config, logger, {
+  const { kube, planner, auth, client, cache, resolver, transports } = images;
+  metrics.observe({ cache, registryRequests: client.stats, ...(transports.chain === undefined ? {} : { transport: transports.chain }) });
+  // The pod runtime (loaded on first use) unless --disable-runtimes pod; the exec runtime from --functions.
+  const pod = options.pod === undefined ? undefined : createPodRuntime({ options: options.pod, logger, kube, planner, resolver, overrides: overrides.pod });
+  const evaluation = buildEvaluation(options.evaluation, logger, {
     ...(pod === undefined ? {} : { pod }),
     functionConfigs: { store: kube.functionConfigs, watch: () => kube.watchFunctionConfigs() },
-    ...(porch.execConfigFile === undefined ? {} : { execConfigFile: porch.execConfigFile }),
   });
   return {
-    config,
+    options,
     logger,
     client,
     cache,
@@ -83,7 +187,8 @@ export function createRunner(config: Config, logger: Logger, overrides: RunnerOv
     transports,
     metrics,
     kube,
-    podSpec: (image) => kube.podSpec(image),
+    planner,
+    podSpec: (image) => planner.podSpec(image),
     evaluator: evaluation.evaluator,
     ...(pod === undefined ? {} : { pod }),
     start: () => evaluation.start(),

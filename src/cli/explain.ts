@@ -22,10 +22,10 @@ export interface Explanation {
  */
 export async function explain(runner: Runner, input: string): Promise<Explanation> {
   const { ref, ...auth } = await runner.resolver.explainAuth(input);
-  const c = runner.config;
+  const { namespace, pullSecret: secret } = runner.options.kube;
   const pullSecret =
     auth.strategy === "custom"
-      ? `Secret ${c["registry-auth-secret-name"]} (kubernetes.io/dockerconfigjson) in ${c["pod-namespace"]}, synced from ${c["registry-auth-secret-path"]}, added to the function pod's imagePullSecrets`
+      ? `Secret ${secret.name} (kubernetes.io/dockerconfigjson) in ${namespace}, synced from ${secret.path}, added to the function pod's imagePullSecrets`
       : "none: the node pulls with its own credentials";
   const transport = await runner.auth.choose(ref).transport.describe(ref.registry);
   return { input, image: formatReference(ref), registry: ref.registry, repository: ref.repository, auth, pullSecret, transport };

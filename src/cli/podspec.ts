@@ -8,7 +8,7 @@
  * can be piped to `kubectl apply --dry-run=server -f -`.
  */
 import { stringify } from "yaml";
-import type { PodSpecAnswer } from "../kube/runtime.ts";
+import type { PodSpecAnswer } from "../kube/pod-planner.ts";
 import type { Output } from "../config/schema.ts";
 import type { Runner } from "../runner.ts";
 import { render } from "./output.ts";
@@ -29,7 +29,7 @@ export function formatPodSpec(a: PodSpecAnswer, kube: { available: boolean; reas
 
 /** `-o json|yaml`: the answer plus the Kubernetes status; the default text is commented YAML for kubectl. */
 export async function podspecCommand(runner: Runner, image: string, output: Output): Promise<string> {
-  const answer = await runner.kube.podSpec(image, { allowInline: true });
+  const answer = await runner.planner.podSpec(image, { allowInline: true });
   const status = runner.kube.status();
   return render(output, { ...answer, kubernetes: status }, () => formatPodSpec(answer, status));
 }

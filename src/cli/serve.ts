@@ -17,6 +17,7 @@ export async function serveCommand(runner: Runner, onServing?: () => void): Prom
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
-  runner.logger.info("shutting down", { signal, graceMs: runner.config["shutdown-timeout"] });
-  await service.stop(runner.config["shutdown-timeout"]);
+  const graceMs = runner.options.server.shutdownTimeoutMs;
+  runner.logger.info("shutting down", { signal, graceMs });
+  await service.stop(graceMs);
 }

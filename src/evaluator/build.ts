@@ -1,13 +1,12 @@
 /**
- * The evaluator the runner serves, from the configuration: the exec runtime
- * (`--functions`), then the pod runtime when one is supplied, minus those
- * named in `--disable-runtimes`.
+ * The evaluator the runner serves: the exec runtime (`--functions`), then the
+ * pod runtime, each unless `--disable-runtimes` names it (the composition
+ * root decides that once, in EvaluationOptions).
  */
 import { existsSync } from "node:fs";
-import type { Config } from "../config/config.ts";
 import { RunnerError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { ExecEvaluator } from "./exec.ts";
+import { ExecEvaluator, type ExecEvaluatorOptions } from "./exec.ts";
 import { multiEvaluator, type NamedEvaluator } from "./multi.ts";
 import type { FunctionEvaluator } from "./types.ts";
 import type { FunctionConfigStore } from "../kube/function-config.ts";
@@ -28,11 +27,21 @@ export interface Evaluation {
   close(): Promise<void>;
 }
 
+/** The runtimes' settings from the flags (the composition root maps them). */
+export interface EvaluationOptions {
+  /** The exec runtime's settings; absent with `--disable-runtimes exec`. */
+  exec?: Pick<ExecEvaluatorOptions, "dir" | "defaultImagePrefix" | "maxOutputBytes" | "configFile">;
+  /** False with `--disable-runtimes pod`: no pod slot at all. */
+  pod: boolean;
+  /** `--disable-runtimes` as given (known runtimes only), for the warning when none is left. */
+  disabled: readonly string[];
+}
+
 export interface EvaluationSlots {
   /**
    * The pod runtime (./pod.ts); absent: every image is NOT_FOUND in the pod
    * slot. Its `start` (adopt running pods, start garbage collection) and
-   * `close` run with the evaluation's unless `--disable-runtimes pod`.
+   * `close` run with the evaluation's (the root leaves it out with `--disable-runtimes pod`).
    */
   pod?: FunctionEvaluator & { start?(): Promise<void>; close?(): Promise<void> };
   /**
@@ -41,21 +50,19 @@ export interface EvaluationSlots {
    * runtimes and the warm-up see them.
    */
   functionConfigs?: { store: FunctionConfigStore; watch(): Promise<void> };
-  /** Porch v4's `--config`: the exec runtime's file instead of `<--functions>/config.yaml`. */
-  execConfigFile?: string;
 }
 
-export function buildEvaluation(config: Config, logger: Logger, slots: EvaluationSlots = {}): Evaluation {
-  const disabled = new Set(config["disable-runtimes"]);
+export function buildEvaluation(options: EvaluationOptions, logger: Logger, slots: EvaluationSlots = {}): Evaluation {
   const missing = new Set<string>();
-  const exec = disabled.has("exec")
+  const execOptions = options.exec;
+  const exec = execOptions === undefined
     ? undefined
     : new ExecEvaluator({
-        dir: config.functions,
-        defaultImagePrefix: config["default-image-prefix"],
-        maxOutputBytes: config["max-request-body-size"],
+        dir: execOptions.dir,
+        defaultImagePrefix: execOptions.defaultImagePrefix,
+        maxOutputBytes: execOptions.maxOutputBytes,
         logger,
-        ...(slots.execConfigFile === undefined || slots.execConfigFile === "" ? {} : { configFile: slots.execConfigFile }),
+        ...(execOptions.configFile === undefined || execOptions.configFile === "" ? {} : { configFile: execOptions.configFile }),
         ...(slots.functionConfigs === undefined
           ? {}
           : {
@@ -80,13 +87,13 @@ export function buildEvaluation(config: Config, logger: Logger, slots: Evaluatio
       });
   const runtimes: NamedEvaluator[] = [];
   if (exec !== undefined) runtimes.push({ name: "exec", evaluator: exec });
-  const pod = disabled.has("pod") ? undefined : slots.pod;
-  if (!disabled.has("pod")) runtimes.push({ name: "pod", evaluator: pod ?? podUnavailable });
+  const pod = options.pod ? slots.pod : undefined;
+  if (options.pod) runtimes.push({ name: "pod", evaluator: pod ?? podUnavailable });
   return {
     evaluator: multiEvaluator(runtimes),
     exec,
     start: async () => {
-      if (runtimes.length === 0) logger.warn("no function runtime is enabled", { disabled: [...disabled] });
+      if (runtimes.length === 0) logger.warn("no function runtime is enabled", { disabled: [...new Set(options.disabled)] });
       await slots.functionConfigs?.watch();
       await exec?.load();
       await pod?.start?.();

@@ -5,14 +5,13 @@
  * Kubernetes connection every image is NOT_FOUND here, naming why, so the
  * multi-evaluator reports it next to the exec runtime's reason.
  */
-import type { Config } from "../config/config.ts";
 import { RunnerError } from "../errors.ts";
 import type { ImageResolver } from "../resolve/resolver.ts";
+import type { PodPlanner } from "../kube/pod-planner.ts";
 import type { KubeRuntime } from "../kube/runtime.ts";
 import type { Logger } from "../log.ts";
 import { EMPTY_POD_CACHE_CONFIG, type PodCacheConfig, podCacheTtl, readPodCacheConfig } from "./pod-cache-config.ts";
 import type { PodEvaluator, PodEvaluatorOptions } from "./pod-evaluator.ts";
-import type { PorchRuntimeOptions } from "./porch-options.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
 
 /** Test seams and tuning not exposed as flags. */
@@ -33,25 +32,37 @@ export interface PodRuntime extends FunctionEvaluator {
   warming(): Promise<string[]>;
 }
 
+/** The pod runtime's settings from the flags (the composition root maps them). */
+export type PodRuntimeOptions = Pick<
+  PodEvaluatorOptions,
+  "namespace" | "ttlMs" | "scanIntervalMs" | "maxParallel" | "maxWaitlist" | "maxPending" | "maxMessageSize" | "addressMode" | "dnsSuffix" | "readyTimeoutMs"
+> & {
+  /** `--default-image-prefix`, as pod-cache-config images are read. */
+  defaultImagePrefix: string;
+  /** Porch v4's `--pod-cache-config`: image → TTL, warmed at start-up. */
+  podCacheConfig?: string;
+  /** `--warm-up-pod-cache`: a pod per pod-cache-config image and per FunctionConfig podExecutor at start-up. */
+  warmUp: boolean;
+};
+
 export interface PodRuntimeDeps {
-  config: Config;
+  options: PodRuntimeOptions;
   logger: Logger;
   kube: KubeRuntime;
+  planner: PodPlanner;
   resolver: ImageResolver;
   overrides?: PodRuntimeOverrides;
-  /** Porch v4's `--pod-cache-config` and `--warm-up-pod-cache`. */
-  porch?: PorchRuntimeOptions;
 }
 
 type Loaded = PodEvaluator | { unavailable: string };
 
 export function createPodRuntime(deps: PodRuntimeDeps): PodRuntime {
-  const { config, logger, kube, resolver } = deps;
+  const { options, logger, kube, planner, resolver } = deps;
+  const { defaultImagePrefix: prefix, podCacheConfig: podCacheConfigFile, warmUp, ...evaluatorOptions } = options;
   let loading: Promise<Loaded> | undefined;
   let closed = false;
   let warm: Promise<string[]> = Promise.resolve([]);
   let podCacheConfig: PodCacheConfig = EMPTY_POD_CACHE_CONFIG;
-  const prefix = config["default-image-prefix"];
   // A FunctionConfig's podExecutor (Porch HEAD) first, then the pod-cache-config TTL (v4), then the flags.
   const settings = (image: string) => {
     const fc = kube.functionConfigs.podSettingsFor(image);
@@ -71,22 +82,13 @@ export function createPodRuntime(deps: PodRuntimeDeps): PodRuntime {
         client,
         prepare: (image, postfix) => {
           const overrides = kube.functionConfigs.podSettingsFor(image)?.overrides;
-          return kube.preparePod(image, { postfix, ...(overrides === undefined ? {} : { overrides }) });
+          return planner.prepare(image, { postfix, ...(overrides === undefined ? {} : { overrides }) });
         },
         settings,
-        templateVersion: async () => (await kube.planner.template(true)).version,
+        templateVersion: async () => (await planner.template(true)).version,
         resolve: async (image, signal) => (await resolver.resolve(image, undefined, { signal })).metadata,
-        namespace: config["pod-namespace"],
         logger,
-        ttlMs: config["pod-ttl"],
-        scanIntervalMs: config["scan-interval"],
-        maxParallel: config["max-parallel-pods-per-function"],
-        maxWaitlist: config["max-waitlist-length"],
-        maxPending: config["max-pending-evaluations"],
-        maxMessageSize: config["max-request-body-size"],
-        addressMode: config["pod-address-mode"],
-        dnsSuffix: config["pod-dns-suffix"],
-        readyTimeoutMs: config["pod-ready-timeout"],
+        ...evaluatorOptions,
         ...deps.overrides,
       });
       if (closed) await ev.close();
@@ -111,11 +113,10 @@ export function createPodRuntime(deps: PodRuntimeDeps): PodRuntime {
       const ev = await load();
       if ("unavailable" in ev) return;
       void ev.start();
-      const porch = deps.porch;
-      if (porch?.podCacheConfig !== undefined && porch.podCacheConfig !== "") {
-        podCacheConfig = await readPodCacheConfig(porch.podCacheConfig, prefix, logger);
+      if (podCacheConfigFile !== undefined && podCacheConfigFile !== "") {
+        podCacheConfig = await readPodCacheConfig(podCacheConfigFile, prefix, logger);
       }
-      if (porch?.warmUp !== true) return;
+      if (!warmUp) return;
       // As Porch: v4's pod-cache-config images, HEAD's FunctionConfig podExecutor images (listed before start()).
       const images = [...podCacheConfig.entries.map((e) => e.image), ...kube.functionConfigs.warmUpImages().map((w) => w.image)];
       if (images.length === 0) return;

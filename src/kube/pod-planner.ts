@@ -74,17 +74,30 @@ export interface PodPlan {
   resolution: Resolution;
 }
 
-export interface PodPlannerOptions {
+/** What `podspec` and POST /v1/pods/spec answer: the plan without the resolver's internals. */
+export type PodSpecAnswer = Omit<PodPlan, "resolution"> & { digest: string; entrypoint: string[] };
+
+/** The planner's settings from the flags (the composition root maps them). */
+export interface PodPlannerSettings {
+  /** `--pod-namespace`. */
+  namespace: string;
+  /** `--registry-auth-secret-name`: listed in imagePullSecrets of custom-auth pods. */
+  pullSecretName: string;
+  /** `--max-request-body-size`: passed to the wrapper server. */
+  maxRequestBodySize: number;
+  /** `--pod-ttl`. */
+  podTtlMs: number;
+}
+
+export interface PodPlannerOptions extends PodPlannerSettings {
   resolver: ImageResolver;
   auth: AuthSelector;
   pullSecret: PullSecretSync;
   /** The client, or why there is none (then the inline template is used, and writes are refused). */
   client: () => Promise<KubeClient | { unavailable: string }>;
-  namespace: string;
-  pullSecretName: string;
-  maxRequestBodySize: number;
-  podTtlMs: number;
   wrapperServerImage: string;
+  /** A FunctionConfig's templateOverrides for an image (what the pod runtime would apply), for `podSpec`. */
+  overridesFor?: (image: string) => TemplateOverrides | undefined;
   logger?: Logger;
   /** A template read from the cluster is reused this long (default 10 s). */
   templateTtlMs?: number;
@@ -348,6 +361,26 @@ export class PodPlanner {
       auth: { strategy: choice.strategy, reason: choice.reason },
       resolution,
     };
+  }
+
+  /**
+   * The Pod and Service that would run `image`, and the Secret action that
+   * would be taken: no writes. `allowInline`: without Kubernetes, answer with
+   * the inline template (the CLI) instead of KUBE_UNAVAILABLE (the service).
+   */
+  async podSpec(image: string, opts: { allowInline?: boolean } = {}): Promise<PodSpecAnswer> {
+    if (opts.allowInline !== true) {
+      const c = await this.opts.client();
+      if ("unavailable" in c) throw new RunnerError("KUBE_UNAVAILABLE", `cannot build a pod spec for ${image}: no Kubernetes: ${c.unavailable}`);
+    }
+    const overrides = this.opts.overridesFor?.(image);
+    const { resolution, ...plan } = await this.plan(image, { write: false, ...(overrides === undefined ? {} : { overrides }) });
+    return { ...plan, digest: resolution.metadata.digest, entrypoint: resolution.metadata.entrypoint };
+  }
+
+  /** The pod path: Secret ensured (custom registries), template ensured, Pod and Service built (not created). */
+  prepare(image: string, opts: Omit<PlanOptions, "write"> = {}): Promise<PodPlan> {
+    return this.plan(image, { ...opts, write: true });
   }
 }
 

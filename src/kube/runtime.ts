@@ -1,7 +1,8 @@
 /**
  * The runner's Kubernetes part (`runner.kube`): where the connection comes
  * from, the lazily created client, the pull-secret sync, the service
- * account's pull secrets for the default keychain, and the pod planner.
+ * account's pull secrets for the default keychain, and the FunctionConfigs.
+ * The pod planner (./pod-planner.ts) is built on it by the composition root.
  *
  * Cheap to construct: locating the configuration is a few `stat`s, and
  * @kubernetes/client-node (./client.ts, ~160 ms to load) is imported only
@@ -11,16 +12,14 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import process from "node:process";
-import type { AuthChoice, AuthSelector } from "../auth/selector.ts";
-import type { Config } from "../config/config.ts";
+import type { AuthChoice } from "../auth/selector.ts";
 import { RunnerError } from "../errors.ts";
 import type { ImageReference } from "../image/reference.ts";
-import type { ImageResolver } from "../resolve/resolver.ts";
 import type { Logger } from "../log.ts";
 import type { KubeClient, KubeClientOptions } from "./client.ts";
 import { FunctionConfigStore } from "./function-config.ts";
 import { FunctionConfigWatch, type FunctionConfigWatchOptions } from "./function-config-watch.ts";
-import { type PlanOptions, type PodPlan, PodPlanner, wrapperServerImageFrom } from "./pod-planner.ts";
+import { wrapperServerImageFrom } from "./pod-planner.ts";
 import { PullSecretSync } from "./pull-secret.ts";
 import { ServiceAccountPullSecretSource } from "./service-account.ts";
 import { type KubeSource, describeSource, locateKubeconfig } from "./source.ts";
@@ -34,6 +33,19 @@ export interface KubeStatus {
   server?: string;
 }
 
+/** The Kubernetes part's settings from the flags (the composition root maps them). */
+export interface KubeSettings {
+  /** `--kubeconfig`. */
+  kubeconfig?: string;
+  /** `--pod-namespace`: function pods, their pull Secret and the FunctionConfigs live there. */
+  namespace: string;
+  /** `--registry-auth-secret-name` and `--registry-auth-secret-path`: the pull Secret and the file it is synced from. */
+  pullSecret: { name: string; path: string };
+  /** `--default-image-prefix` and `--functions`, as FunctionConfigs are read. */
+  functionConfigs: ConstructorParameters<typeof FunctionConfigStore>[0];
+}
+
+/** Environment and test seams (not flags). */
 export interface KubeRuntimeOptions {
   /** Environment for KUBERNETES_SERVICE_HOST/_PORT, KUBECONFIG, WRAPPER_SERVER_IMAGE (default process.env). */
   env?: Record<string, string | undefined>;
@@ -47,8 +59,6 @@ export interface KubeRuntimeOptions {
   wrapperServerImage?: string;
   /** How long the base PodTemplate is trusted before it is read again (default 10 s). */
   templateTtlMs?: number;
-  /** Porch v4's `--function-pod-template`: the ConfigMap (in the runner's namespace) with `template` and `serviceTemplate`. */
-  functionPodTemplate?: string;
   /** Tests: FunctionConfig watch tuning. */
   functionConfigWatch?: Pick<FunctionConfigWatchOptions, "retryMs" | "unavailableRetryMs" | "watchTimeoutSeconds" | "onChange"> & {
     /** How long start-up waits for the first FunctionConfig list (default 10 s). */
@@ -58,9 +68,6 @@ export interface KubeRuntimeOptions {
 
 /** Porch's namespace for the function runner, where `--function-pod-template` lives outside a cluster (as Porch). */
 export const DEFAULT_RUNNER_NAMESPACE = "porch-system";
-
-/** What `podspec` and POST /v1/pods/spec answer: the plan without the resolver's internals. */
-export type PodSpecAnswer = Omit<PodPlan, "resolution"> & { digest: string; entrypoint: string[] };
 
 type Loaded = KubeClient | { unavailable: string };
 
@@ -82,29 +89,28 @@ export class KubeRuntime {
   private functionConfigWatch: FunctionConfigWatch | undefined;
   private loading: Promise<Loaded> | undefined;
   private loaded: Loaded | undefined;
-  private plannerInstance: PodPlanner | undefined;
 
   constructor(
-    private readonly config: Config,
+    private readonly settings: KubeSettings,
     private readonly logger: Logger,
     private readonly opts: KubeRuntimeOptions = {},
     count?: (outcome: "created" | "updated" | "unchanged" | "conflict" | "failed") => void,
   ) {
     const env = opts.env ?? process.env;
     this.source = locateKubeconfig({
-      flag: config.kubeconfig,
+      flag: settings.kubeconfig,
       env,
       homeDir: opts.homeDir ?? safeHome(),
       serviceAccountDir: opts.serviceAccountDir,
       exists: existsSync,
     });
     this.wrapperServerImage = opts.wrapperServerImage ?? wrapperServerImageFrom(env);
-    this.functionConfigs = new FunctionConfigStore({ defaultImagePrefix: config["default-image-prefix"], functionsDir: config.functions });
+    this.functionConfigs = new FunctionConfigStore(settings.functionConfigs);
     this.pullSecret = new PullSecretSync({
       client: () => this.client(),
-      namespace: config["pod-namespace"],
-      name: config["registry-auth-secret-name"],
-      path: config["registry-auth-secret-path"],
+      namespace: settings.namespace,
+      name: settings.pullSecret.name,
+      path: settings.pullSecret.path,
       logger,
       ...(count === undefined ? {} : { count }),
       ...opts.pullSecret,
@@ -175,27 +181,6 @@ export class KubeRuntime {
     await this.pullSecret.ensure();
   };
 
-  /** Creates the planner once the resolver (which needs `beforeFetch`) exists. */
-  attach(resolver: ImageResolver, auth: AuthSelector): PodPlanner {
-    this.plannerInstance = new PodPlanner({
-      resolver,
-      auth,
-      pullSecret: this.pullSecret,
-      client: () => this.tryClient(),
-      namespace: this.config["pod-namespace"],
-      pullSecretName: this.config["registry-auth-secret-name"],
-      maxRequestBodySize: this.config["max-request-body-size"],
-      podTtlMs: this.config["pod-ttl"],
-      wrapperServerImage: this.wrapperServerImage,
-      templateTtlMs: this.opts.templateTtlMs,
-      logger: this.logger,
-      ...(this.opts.functionPodTemplate === undefined || this.opts.functionPodTemplate === ""
-        ? {}
-        : { functionPodTemplate: { name: this.opts.functionPodTemplate, namespace: () => this.runnerNamespace() } }),
-    });
-    return this.plannerInstance;
-  }
-
   /** The runner's own namespace: the in-cluster one (or the kubeconfig context's), else Porch's `porch-system`. */
   runnerNamespace(): string {
     const l = this.loaded;
@@ -210,7 +195,7 @@ export class KubeRuntime {
     if (!this.status().available) return Promise.resolve();
     this.functionConfigWatch ??= new FunctionConfigWatch({
       client: () => this.tryClient(),
-      namespace: this.config["pod-namespace"],
+      namespace: this.settings.namespace,
       store: this.functionConfigs,
       logger: this.logger,
       ...this.opts.functionConfigWatch,
@@ -226,32 +211,6 @@ export class KubeRuntime {
       timer.unref?.();
     });
     return Promise.race([this.functionConfigWatch.start(), late]).finally(() => clearTimeout(timer));
-  }
-
-  get planner(): PodPlanner {
-    if (this.plannerInstance === undefined) throw new RunnerError("INTERNAL", "the pod planner is used before the runner attached its resolver");
-    return this.plannerInstance;
-  }
-
-  /**
-   * The Pod and Service that would run `image`, and the Secret action that
-   * would be taken: no writes. `allowInline`: without Kubernetes, answer with
-   * the inline template (the CLI) instead of KUBE_UNAVAILABLE (the service).
-   */
-  async podSpec(image: string, opts: { allowInline?: boolean } = {}): Promise<PodSpecAnswer> {
-    if (opts.allowInline !== true) {
-      const c = await this.tryClient();
-      if ("unavailable" in c) throw new RunnerError("KUBE_UNAVAILABLE", `cannot build a pod spec for ${image}: no Kubernetes: ${c.unavailable}`);
-    }
-    // What the pod runtime would apply: a FunctionConfig's templateOverrides (known while serving).
-    const overrides = this.functionConfigs.podSettingsFor(image)?.overrides;
-    const { resolution, ...plan } = await this.planner.plan(image, { write: false, ...(overrides === undefined ? {} : { overrides }) });
-    return { ...plan, digest: resolution.metadata.digest, entrypoint: resolution.metadata.entrypoint };
-  }
-
-  /** The pod path: Secret ensured (custom registries), template ensured, Pod and Service built (not created). */
-  preparePod(image: string, opts: Omit<PlanOptions, "write"> = {}): Promise<PodPlan> {
-    return this.planner.plan(image, { ...opts, write: true });
   }
 
   async close(): Promise<void> {

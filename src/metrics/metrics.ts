@@ -10,15 +10,23 @@ import type { TransportStats } from "../registry/transport.ts";
 import { runtimeName, VERSION } from "../version.ts";
 import { FastHistogram } from "./fast-histogram.ts";
 
+/** Counts the core keeps, read at scrape time. */
 export interface MetricSources {
   cache: { stats(): CacheStats };
   /** `{ "manifest:200": 3, "token:401": 1 }`: RegistryClient.stats. */
   registryRequests: { snapshot(): Record<string, number> };
   /** The registry transport: the private-registry TLS chain keeps per-step counters and CA reloads. */
   transport?: { stats?(): TransportStats };
+}
+
+/**
+ * The metrics are built first (the parts count into them as they are built);
+ * the sources can be given here or once the parts exist (`observe`).
+ */
+export type MetricsInit = Partial<MetricSources> & {
   /** OpenTelemetry resource attributes (`service.name` from OTEL_SERVICE_NAME ...), exported as target_info. */
   resource?: Readonly<Record<string, string>>;
-}
+};
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -34,6 +42,8 @@ export interface ServiceMetrics {
   tlsFallbacks: Counter<"from" | "to">;
   /** For the pull-secret sync: outcome created|updated|unchanged|conflict|failed. */
   secretSyncs: Counter<"outcome">;
+  /** The counts to read at scrape time (until then the mirrored metrics are 0). */
+  observe(sources: MetricSources): void;
   text(): Promise<string>;
   contentType: string;
 }
@@ -41,6 +51,9 @@ export interface ServiceMetrics {
 const PREFIX = "function_runner_";
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const EVAL_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** What the cache metrics read before a cache is observed. */
+const NO_CACHE_STATS: CacheStats = { hits: 0, misses: 0, joined: 0, errors: 0, evictions: 0, expired: 0, size: 0, bytes: 0 };
 
 /** A monotonic counter mirrored from a snapshot the core keeps. */
 function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
@@ -55,9 +68,10 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
   });
 }
 
-export function createMetrics(sources: MetricSources): ServiceMetrics {
+export function createMetrics(init: MetricsInit = {}): ServiceMetrics {
   const registry = new Registry();
-  const stats = () => sources.cache.stats();
+  let sources: Partial<MetricSources> = init;
+  const stats = (): CacheStats => sources.cache?.stats() ?? NO_CACHE_STATS;
   mirroredCounter(registry, `${PREFIX}image_cache_hits_total`, "Image metadata lookups answered from the cache (no network).", () => stats().hits);
   mirroredCounter(registry, `${PREFIX}image_cache_misses_total`, "Image metadata lookups that started a registry fetch.", () => stats().misses);
   mirroredCounter(
@@ -88,7 +102,7 @@ export function createMetrics(sources: MetricSources): ServiceMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, n] of Object.entries(sources.registryRequests.snapshot())) {
+      for (const [key, n] of Object.entries(sources.registryRequests?.snapshot() ?? {})) {
         const i = key.indexOf(":");
         this.inc({ kind: key.slice(0, i), outcome: key.slice(i + 1) }, n);
       }
@@ -124,9 +138,9 @@ export function createMetrics(sources: MetricSources): ServiceMetrics {
     labelNames: ["version", "runtime"] as const,
     registers: [registry],
   }).set({ version: VERSION, runtime: runtimeName() }, 1);
-  if (sources.resource !== undefined) {
+  if (init.resource !== undefined) {
     // OpenTelemetry's Prometheus exporters describe the resource this way; labels use Prometheus-safe names.
-    const attributes = Object.entries(sources.resource).map(([k, v]) => [k.replace(/[^a-zA-Z0-9_]/g, "_"), v] as const);
+    const attributes = Object.entries(init.resource).map(([k, v]) => [k.replace(/[^a-zA-Z0-9_]/g, "_"), v] as const);
     new Gauge({
       name: "target_info",
       help: "Target metadata (OpenTelemetry resource attributes).",
@@ -180,6 +194,9 @@ export function createMetrics(sources: MetricSources): ServiceMetrics {
     evaluationDuration,
     tlsFallbacks,
     secretSyncs,
+    observe: (given) => {
+      sources = given;
+    },
     text: async () => `${await registry.metrics()}\n${httpDuration.render()}\n`,
     contentType: registry.contentType,
   };

@@ -168,7 +168,7 @@ export function httpApp(deps: HttpDeps, resolveRoute?: (req: Request) => Promise
     const body = await jsonBody(c, PodSpecBody);
     // The CLI's `podspec --json` answer: without a cluster, the inline template (template.source
     // says so) and `kubernetes` says why no cluster was used. Read-only either way.
-    const answer = await runner.kube.podSpec(body.image, { allowInline: true });
+    const answer = await runner.planner.podSpec(body.image, { allowInline: true });
     return c.json({ ...answer, kubernetes: runner.kube.status() });
   });
 
@@ -193,17 +193,18 @@ export function httpApp(deps: HttpDeps, resolveRoute?: (req: Request) => Promise
 export function httpHandler(deps: HttpDeps): FetchHandler {
   const resolve = resolveHandler(deps.runner);
   const app = httpApp(deps, resolve);
+  const { server } = deps.runner.options;
   const front = frontHandler(app.fetch, {
     direct: { method: "POST", path: "/v1/images/resolve", handler: resolve },
-    maxBodyBytes: deps.runner.config["max-request-body-size"],
+    maxBodyBytes: server.maxRequestBodySize,
     routes: new Set(app.routes.map((r) => r.path)),
     logger: deps.runner.logger,
     metrics: deps.runner.metrics,
-    accessLog: deps.runner.config["access-log"],
+    accessLog: server.accessLog,
   });
   // --http-auth-token-file: checked before the front reads any body (docs/security.md).
-  const tokenFile = deps.runner.config["http-auth-token-file"];
+  const tokenFile = server.httpAuthTokenFile;
   if (tokenFile === undefined) return front;
   const { logger, metrics } = deps.runner;
-  return bearerGuard(front, { token: new TokenFile(tokenFile, logger), logger, metrics, accessLog: deps.runner.config["access-log"] });
+  return bearerGuard(front, { token: new TokenFile(tokenFile, logger), logger, metrics, accessLog: server.accessLog });
 }

@@ -38,22 +38,23 @@ function startPrometheusExporter(metrics: ServiceMetrics, host: string, port: nu
 }
 
 export async function startService(runner: Runner, opts: { env?: Readonly<Record<string, string | undefined>> } = {}): Promise<Service> {
-  const { config, logger } = runner;
+  const { logger } = runner;
+  const { server } = runner.options;
   const otel = otelMetricsFromEnv(opts.env ?? process.env);
   for (const warning of otel.warnings) logger.warn("OpenTelemetry environment", { warning });
   if (otel.error !== undefined) throw new RunnerError("INVALID_ARGUMENT", otel.error);
   const evaluator = runner.evaluator ?? noEvaluator;
   let ready = false;
   const handler = httpHandler({ runner, evaluator, isReady: () => ready });
-  const hostname = config["listen-address"];
+  const hostname = server.listenAddress;
   const grpc = await startGrpc(
-    { evaluator, logger, metrics: runner.metrics, maxMessageSize: config["max-request-body-size"] },
-    { port: config.port, hostname },
+    { evaluator, logger, metrics: runner.metrics, maxMessageSize: server.maxRequestBodySize },
+    { port: server.port, hostname },
   );
   let http: Listening;
   let exporter: Listening | undefined;
   try {
-    http = listen(handler, { port: config["http-port"], hostname, what: "HTTP API, --http-port" });
+    http = listen(handler, { port: server.httpPort, hostname, what: "HTTP API, --http-port" });
     try {
       if (otel.prometheus !== undefined) exporter = startPrometheusExporter(runner.metrics, otel.prometheus.host, otel.prometheus.port);
     } catch (e) {

@@ -4,6 +4,7 @@ import { rmSync } from "node:fs";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { isRunnerError, RunnerError } from "../../src/errors.ts";
 import { buildEvaluation } from "../../src/evaluator/build.ts";
+import { runnerOptionsFrom } from "../../src/runner.ts";
 import { multiEvaluator } from "../../src/evaluator/multi.ts";
 import type { EvaluationRequest, FunctionEvaluator } from "../../src/evaluator/types.ts";
 import { memoryLogger } from "../../src/log.ts";
@@ -43,7 +44,7 @@ afterAll(async () => {
 function evaluation(args: string[], pod?: FunctionEvaluator) {
   const { config } = parseCommandLine(["--functions", dir, ...args]);
   const logger = memoryLogger();
-  const ev = buildEvaluation(config, logger, pod === undefined ? {} : { pod });
+  const ev = buildEvaluation(runnerOptionsFrom(config).evaluation, logger, pod === undefined ? {} : { pod });
   closers.push(ev.close);
   return { ...ev, logger };
 }
@@ -69,7 +70,7 @@ describe("multiEvaluator", () => {
     const failing = writeFunctionsConfig(tempDir(), [{ image: "example.com/validate:v1", binary: fixture("fail-results.sh") }]);
     const pod = fakePod({ "example.com/validate:v1": "kind: ResourceList\n" });
     const { config } = parseCommandLine(["--functions", failing]);
-    const ev = buildEvaluation(config, memoryLogger(), { pod });
+    const ev = buildEvaluation(runnerOptionsFrom(config).evaluation, memoryLogger(), { pod });
     const err = await rejection(ev.evaluator.evaluate({ image: "example.com/validate:v1", resourceList: encode(RESOURCE_LIST) }));
     expect(isRunnerError(err) && err.code).toBe("INTERNAL");
     expect(err.message).toBe('Failed to execute function "example.com/validate:v1": exit status 1 (validate: 1 error, 1 warning\n)');

@@ -54,7 +54,7 @@ describe("base pod template", () => {
     const a = makeRunner(["--kubeconfig", kubeconfig, "--pod-namespace", NS]);
     const b = makeRunner(["--kubeconfig", kubeconfig, "--pod-namespace", NS]);
     try {
-      const plan = await a.runner.kube.preparePod(image);
+      const plan = await a.runner.planner.prepare(image);
       expect(plan.template.source).toBe("created");
       expect(templateLog(server)).toEqual(["get 404 NotFound", "create 201"]);
       const stored = server.getObject<{ metadata: { resourceVersion: string } }>("podtemplates", NS, BASE_POD_TEMPLATE_NAME);
@@ -71,7 +71,7 @@ describe("base pod template", () => {
       validate(plan.pod, plan.service);
 
       server.clearRequests();
-      const again = await b.runner.kube.preparePod(image);
+      const again = await b.runner.planner.prepare(image);
       expect(again.template.source).toBe("cluster");
       expect(templateLog(server)).toEqual(["get 200"]);
       expect(again.pod.metadata?.annotations?.[TEMPLATE_VERSION_ANNOTATION]).toBe(stored?.metadata.resourceVersion);
@@ -88,7 +88,7 @@ describe("base pod template", () => {
     const a = makeRunner(["--kubeconfig", kubeconfig, "--pod-namespace", NS]);
     const b = makeRunner(["--kubeconfig", kubeconfig, "--pod-namespace", NS]);
     try {
-      const [pa, pb] = await Promise.all([a.runner.kube.preparePod(image), b.runner.kube.preparePod(image)]);
+      const [pa, pb] = await Promise.all([a.runner.planner.prepare(image), b.runner.planner.prepare(image)]);
       const log = templateLog(server);
       expect(log.filter((l) => l === "create 201")).toHaveLength(1);
       expect(log.filter((l) => l === "create 409 AlreadyExists")).toHaveLength(1);
@@ -114,7 +114,7 @@ describe("base pod template", () => {
     });
     const r = makeRunner(["--kubeconfig", kubeconfig, "--pod-namespace", NS]);
     try {
-      const plan = await r.runner.kube.preparePod(image);
+      const plan = await r.runner.planner.prepare(image);
       expect(plan.template.source).toBe("cluster");
       expect(plan.pod.metadata?.labels?.team).toBe("fn");
       expect(plan.pod.spec?.tolerations?.[0]?.key).toBe("fn-only");
@@ -133,7 +133,7 @@ describe("custom registries", () => {
     const auth = writeAuthFile(authJson("private.example"));
     const r = makeRunner(customArgs(kubeconfig, auth));
     try {
-      const plan = await r.runner.kube.preparePod(image);
+      const plan = await r.runner.planner.prepare(image);
       expect(plan.secret).toEqual({ name: SECRET, action: "created" });
       expect(plan.pod.spec?.imagePullSecrets).toEqual([{ name: SECRET }]);
       const order = server.requests().filter((e) => e.verb === "create").map((e) => e.resource);
@@ -154,7 +154,7 @@ describe("podSpec (read-only)", () => {
     const auth = writeAuthFile(authJson("preview.example"), dir);
     const r = makeRunner(customArgs(kubeconfig, auth));
     try {
-      const first = await r.runner.kube.podSpec(image);
+      const first = await r.runner.planner.podSpec(image);
       expect(writes(server)).toEqual([]);
       expect(first.secret).toEqual({ name: SECRET, action: "would create" });
       expect(first.template.source).toBe("inline");
@@ -163,10 +163,10 @@ describe("podSpec (read-only)", () => {
       expect(first.digest).toBe(digest);
 
       await r.runner.kube.pullSecret.ensure();
-      expect((await r.runner.kube.podSpec(image)).secret.action).toBe("up to date");
+      expect((await r.runner.planner.podSpec(image)).secret.action).toBe("up to date");
       writeFileSync(auth, authJson("preview.example", "new", "pw"));
       server.clearRequests();
-      expect((await r.runner.kube.podSpec(image)).secret.action).toBe("would update");
+      expect((await r.runner.planner.podSpec(image)).secret.action).toBe("would update");
       expect(writes(server)).toEqual([]);
     } finally {
       await r.runner.close();
@@ -183,7 +183,7 @@ describe("podSpec (read-only)", () => {
       expect(e.code).toBe("KUBE_UNAVAILABLE");
       // Resolving a custom image without Kubernetes needs no Secret: there will be no pod.
       expect((await r.runner.resolver.resolve(image)).auth.strategy).toBe("custom");
-      const plan = await r.runner.kube.podSpec(image, { allowInline: true });
+      const plan = await r.runner.planner.podSpec(image, { allowInline: true });
       expect(plan.template.source).toBe("inline");
       expect(plan.template.note).toContain("no Kubernetes");
       expect(plan.secret.action).toMatch(/^unknown: no Kubernetes/);

@@ -219,7 +219,7 @@ describe("pull secret", () => {
       // The registry was never asked: the Secret comes first.
       expect(await reg.count((x) => x.path.includes("/private/fn5/"))).toBe(0);
       // The pod path fails the same way, before building anything.
-      const p = await rejection(r.runner.kube.preparePod(images[5] as string));
+      const p = await rejection(r.runner.planner.prepare(images[5] as string));
       expect(p.code).toBe("SECRET_SYNC_FAILED");
       // Errors are not cached: nothing was stored for the image.
       expect(r.runner.cache.list()).toEqual([]);

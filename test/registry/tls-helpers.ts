@@ -15,7 +15,7 @@ import { memoryLogger, silentLogger, type Logger } from "../../src/log.ts";
 import { RegistryClient } from "../../src/registry/client.ts";
 import type { CredentialProvider } from "../../src/registry/credential.ts";
 import type { TransportStats } from "../../src/registry/transport.ts";
-import { accessOptionsFrom, createRegistryAccess } from "../../src/runner-core.ts";
+import { createRegistryAccess, imageOptionsFrom } from "../../src/runner-core.ts";
 import { makeCA, makeServerCert, type CA } from "../support/certs.ts";
 import { dockerConfigFile, fastRetry } from "./helpers.ts";
 import { freePort } from "../support/free-port.ts";
@@ -71,13 +71,13 @@ export interface ChainOptions {
 }
 
 /**
- * The runner's registry access from flags (accessOptionsFrom, createRegistryAccess),
+ * The runner's registry access from flags (imageOptionsFrom, createRegistryAccess),
  * seen per image as the client sees it: `routes`/`describe` of the transport the
  * auth choice hands out for that image.
  */
 export function registryAccess(flags: string[], opts: { custom?: CredentialProvider; logger?: Logger } = {}) {
   const { config } = parseCommandLine(flags);
-  const { auth, transports } = createRegistryAccess(accessOptionsFrom(config), { default: anonymousProvider, custom: opts.custom ?? anonymousProvider }, opts.logger ?? silentLogger);
+  const { auth, transports } = createRegistryAccess(imageOptionsFrom(config).registry.access, { default: anonymousProvider, custom: opts.custom ?? anonymousProvider }, opts.logger ?? silentLogger);
   const of = (image: { registry: string; repository: string }) => auth.choose(image).transport;
   return {
     config,
