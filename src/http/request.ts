@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici-real";
-import { request } from "./undici.ts";
+import { request, type HttpDispatcher } from "./undici.ts";
 import { RunnerError, type ErrorCode } from "../errors.ts";
 import { isLinkLocal } from "./link-local.ts";
 import { abortReason, type ConnectionLimiter } from "./limiter.ts";
@@ -20,7 +20,7 @@ export interface HttpRequest {
   body?: string;
   /** Bodies larger than this fail with TOO_LARGE instead of being truncated; may depend on the status. */
   maxBytes: number | ((status: number) => number);
-  dispatcher: Dispatcher;
+  dispatcher: HttpDispatcher;
   /** The caller's (or the whole resolve's) cancellation: never retried, its reason is rethrown. */
   signal?: AbortSignal;
   /** Total time for this exchange, headers and the whole body (not idle time between chunks). */

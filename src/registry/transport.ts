@@ -1,7 +1,6 @@
 import { createSecureContext, rootCertificates } from "node:tls";
 import { BoundedMap, MEMO_MAX_ENTRIES } from "./bounded-map.ts";
-import type { Dispatcher } from "undici-real";
-import { Agent } from "../http/undici.ts";
+import { Agent, type HttpDispatcher } from "../http/undici.ts";
 import { isLoopbackRegistry, normaliseRegistry } from "../image/reference.ts";
 import type { TransportError } from "../http/request.ts";
 
@@ -17,7 +16,7 @@ export interface Route {
   step: RouteStep;
   scheme: "https" | "http";
   /** Also used for token realms and redirect targets reached during this attempt. */
-  dispatcher: Dispatcher;
+  dispatcher: HttpDispatcher;
   /** False on plain HTTP to a registry not listed insecure: only anonymous access. */
   credentials: boolean;
   /** An expected alternative (loopback plain HTTP): falling back to it is not worth a warning. */
