@@ -375,22 +375,17 @@ async function cliSetup(bin: string, reg: TestRegistry, probe: BenchImage, docke
   return { notes };
 }
 
-async function cliRuns(bin: string, setup: CliSetup, reg: TestRegistry, images: BenchImage[], problems: string[], extra: string[] = [], rounds = PROC_ROUNDS): Promise<Sample[]> {
-  const samples: Sample[] = [];
-  for (let round = 0; round < rounds; round++) {
-    for (const img of images) {
-      const r = await counted(reg, () => runProcess(bin, ["resolve", img.ref, "--json", ...setup.args, ...extra], { env: setup.env, timeoutMs: PROC_TIMEOUT_MS }));
-      const p = r.value;
-      if (p.code !== 0) {
-        problems.push(`CLI: ${img.ref}: ${firstLine(p)}`);
-        continue;
-      }
-      const rec = parseJson(p.stdout);
-      check(img, str(rec?.digest), rec?.entrypoint, "CLI", problems);
-      samples.push({ kind: img.kind, ms: p.ms, reg: r.reg, tok: r.tok, sigs: r.sigs });
-    }
+/** One CLI process for one image (`extra`: more flags); undefined when it failed (the problem is listed). */
+async function cliOnce(bin: string, setup: CliSetup, reg: TestRegistry, img: BenchImage, problems: string[], extra: string[] = []): Promise<Sample | undefined> {
+  const r = await counted(reg, () => runProcess(bin, ["resolve", img.ref, "--json", ...setup.args, ...extra], { env: setup.env, timeoutMs: PROC_TIMEOUT_MS }));
+  const p = r.value;
+  if (p.code !== 0) {
+    problems.push(`CLI: ${img.ref}: ${firstLine(p)}`);
+    return undefined;
   }
-  return samples;
+  const rec = parseJson(p.stdout);
+  check(img, str(rec?.digest), rec?.entrypoint, "CLI", problems);
+  return { kind: img.kind, ms: p.ms, reg: r.reg, tok: r.tok, sigs: r.sigs };
 }
 
 interface SkopeoSample extends Sample {
@@ -398,32 +393,62 @@ interface SkopeoSample extends Sample {
   configMs: number;
 }
 
-async function skopeoRuns(reg: TestRegistry, images: BenchImage[], authfile: string, problems: string[]): Promise<SkopeoSample[]> {
+/** skopeo's inspect pair for one image; undefined when it failed (the problem is listed). */
+async function skopeoOnce(reg: TestRegistry, img: BenchImage, authfile: string, problems: string[]): Promise<SkopeoSample | undefined> {
   const global = ["--override-os", "linux", "--override-arch", "amd64"];
   const transportArgs = reg.caDir !== undefined ? ["--cert-dir", reg.caDir] : ["--tls-verify=false"];
   const env = cleanEnv();
-  const samples: SkopeoSample[] = [];
+  const r = await counted(reg, async () => {
+    const a = await runProcess(SKOPEO, [...global, "inspect", "--no-tags", ...transportArgs, "--authfile", authfile, `docker://${img.ref}`], { env, timeoutMs: PROC_TIMEOUT_MS });
+    const b = await runProcess(SKOPEO, [...global, "inspect", "--config", ...transportArgs, "--authfile", authfile, `docker://${img.ref}`], { env, timeoutMs: PROC_TIMEOUT_MS });
+    return { a, b };
+  });
+  const { a, b } = r.value;
+  if (a.code !== 0 || b.code !== 0) {
+    problems.push(`skopeo: ${img.ref}: ${a.code !== 0 ? firstLine(a) : firstLine(b)}`);
+    return undefined;
+  }
+  const inspect = parseJson(a.stdout);
+  const config = parseJson(b.stdout);
+  const cfg = config?.config;
+  const entry = typeof cfg === "object" && cfg !== null && "Entrypoint" in cfg ? cfg.Entrypoint : undefined;
+  check(img, str(inspect?.Digest), entry, "skopeo", problems);
+  return { kind: img.kind, ms: a.ms + b.ms, noTagsMs: a.ms, configMs: b.ms, reg: r.reg, tok: r.tok, sigs: r.sigs };
+}
+
+/**
+ * The processes, interleaved per image (ours, skopeo's pair, and in the first round ours
+ * with --challenge-cache=false), so all three see the same background load.
+ */
+async function processRuns(
+  bin: string | undefined,
+  setup: CliSetup | undefined,
+  reg: TestRegistry,
+  images: BenchImage[],
+  authfile: string,
+  problems: string[],
+): Promise<{ cli: Sample[]; cold: Sample[]; skopeo: SkopeoSample[] }> {
+  const cli: Sample[] = [];
+  const cold: Sample[] = [];
+  const skopeo: SkopeoSample[] = [];
+  const withSkopeo = existsSync(SKOPEO);
   for (let round = 0; round < PROC_ROUNDS; round++) {
     for (const img of images) {
-      const r = await counted(reg, async () => {
-        const a = await runProcess(SKOPEO, [...global, "inspect", "--no-tags", ...transportArgs, "--authfile", authfile, `docker://${img.ref}`], { env, timeoutMs: PROC_TIMEOUT_MS });
-        const b = await runProcess(SKOPEO, [...global, "inspect", "--config", ...transportArgs, "--authfile", authfile, `docker://${img.ref}`], { env, timeoutMs: PROC_TIMEOUT_MS });
-        return { a, b };
-      });
-      const { a, b } = r.value;
-      if (a.code !== 0 || b.code !== 0) {
-        problems.push(`skopeo: ${img.ref}: ${a.code !== 0 ? firstLine(a) : firstLine(b)}`);
-        continue;
+      if (bin !== undefined && setup !== undefined) {
+        const s = await cliOnce(bin, setup, reg, img, problems);
+        if (s) cli.push(s);
       }
-      const inspect = parseJson(a.stdout);
-      const config = parseJson(b.stdout);
-      const cfg = config?.config;
-      const entry = typeof cfg === "object" && cfg !== null && "Entrypoint" in cfg ? cfg.Entrypoint : undefined;
-      check(img, str(inspect?.Digest), entry, "skopeo", problems);
-      samples.push({ kind: img.kind, ms: a.ms + b.ms, noTagsMs: a.ms, configMs: b.ms, reg: r.reg, tok: r.tok, sigs: r.sigs });
+      if (withSkopeo) {
+        const s = await skopeoOnce(reg, img, authfile, problems);
+        if (s) skopeo.push(s);
+      }
+      if (round === 0 && bin !== undefined && setup !== undefined) {
+        const s = await cliOnce(bin, setup, reg, img, problems, ["--challenge-cache=false"]);
+        if (s) cold.push(s);
+      }
     }
   }
-  return samples;
+  return { cli, cold, skopeo };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,41 +522,40 @@ async function runMode(mode: RegistryMode, cli: { path: string } | undefined): P
       `parse + key + peek (sync) ${ip.hit.syncNs.toFixed(1)} ns; ` +
       `await resolver.resolve ${ip.hit.resolveNs.toFixed(1)} ns/hit (${(1e9 / ip.hit.resolveNs / 1e6).toFixed(2)} M lookups/s)`);
 
-    // CLI.
-    let cliSamples: Sample[] = [];
-    let cliCold: Sample[] = [];
+    // The processes: ours and skopeo's, interleaved.
     let cliLabel = "not run";
     out();
+    let setup: CliSetup | undefined;
     if (cli === undefined) {
       out("CLI: skipped (no binary)");
     } else {
-      const { setup, notes } = await cliSetup(cli.path, reg, probe, dockerConfig);
-      for (const n of notes) out(`  CLI setup: ${n}`);
-      if (setup === undefined) {
-        out("CLI: skipped (could not make it trust the test CA)");
-      } else {
-        cliLabel = setup.label;
-        out(`CLI (${cli.path.startsWith(ROOT) ? cli.path.slice(ROOT.length) : cli.path} resolve IMAGE --json, spawn per image, ${PROC_ROUNDS} rounds); TLS trust via: ${setup.label}`);
-        cliSamples = await cliRuns(cli.path, setup, reg, images, problems);
-        out(`  whole process:  ${fmtSummary(summarize(cliSamples.map((s) => s.ms)))}`);
-        out("  requests per image:");
-        for (const l of requestLines(cliSamples, "    ")) out(l);
-        // The same without the challenge cache file: every process learns the challenge from a 401.
-        cliCold = await cliRuns(cli.path, setup, reg, images, problems, ["--challenge-cache=false"], 1);
-        out(`  --challenge-cache=false (1 round): ${fmtSummary(summarize(cliCold.map((s) => s.ms)))}`);
-        out("  requests per image:");
-        for (const l of requestLines(cliCold, "    ")) out(l);
-      }
+      const found = await cliSetup(cli.path, reg, probe, dockerConfig);
+      for (const n of found.notes) out(`  CLI setup: ${n}`);
+      setup = found.setup;
+      if (setup === undefined) out("CLI: skipped (could not make it trust the test CA)");
+    }
+    const runs = await processRuns(cli?.path, setup, reg, images, authfile, problems);
+    const cliSamples = runs.cli;
+    const cliCold = runs.cold;
+    const skopeo = runs.skopeo;
+    if (cli !== undefined && setup !== undefined) {
+      cliLabel = setup.label;
+      out(`CLI (${cli.path.startsWith(ROOT) ? cli.path.slice(ROOT.length) : cli.path} resolve IMAGE --json, spawn per image, ${PROC_ROUNDS} rounds, interleaved with skopeo); TLS trust via: ${setup.label}`);
+      out(`  whole process:  ${fmtSummary(summarize(cliSamples.map((s) => s.ms)))}`);
+      out("  requests per image:");
+      for (const l of requestLines(cliSamples, "    ")) out(l);
+      // The same without the challenge cache file: every process learns the challenge from a 401.
+      out(`  --challenge-cache=false (1 round): ${fmtSummary(summarize(cliCold.map((s) => s.ms)))}`);
+      out("  requests per image:");
+      for (const l of requestLines(cliCold, "    ")) out(l);
     }
 
     // skopeo.
-    let skopeo: SkopeoSample[] = [];
     out();
     if (!existsSync(SKOPEO)) {
       out("skopeo: skipped (/usr/bin/skopeo missing)");
     } else {
       const ver = await runProcess(SKOPEO, ["--version"], { timeoutMs: PROC_TIMEOUT_MS });
-      skopeo = await skopeoRuns(reg, images, authfile, problems);
       out(`skopeo pair (${ver.stdout.trim()}: inspect --no-tags + inspect --config, ${mode === "http" ? "--tls-verify=false" : "--cert-dir CA"}, --authfile; ${PROC_ROUNDS} rounds):`);
       out(`  pair:           ${fmtSummary(summarize(skopeo.map((s) => s.ms)))}`);
       out(`  --no-tags only: ${fmtSummary(summarize(skopeo.map((s) => s.noTagsMs)))}`);
