@@ -18,74 +18,20 @@
  * best one carries `maxWaitlist` or more and the pool has fewer than
  * `maxParallel` pods. Everything happens in one synchronous step, so
  * concurrent first requests for an image start exactly one pod.
+ *
+ * The cache owns its slots and pools: callers see them read-only
+ * (./pod-slot.ts) and change them only through its methods.
  */
 
-export interface Clock {
-  /** Epoch milliseconds. */
-  now(): number;
-}
+import { type AdoptedPod, type Choice, type Clock, type FunctionPool, load, type PodSlot, type PodTarget, type SlotState, systemClock } from "./pod-slot.ts";
 
-export const systemClock: Clock = { now: () => Date.now() };
+/** A slot as the cache keeps it: writable here only. */
+type SlotRecord = { -readonly [K in keyof PodSlot]: PodSlot[K] };
 
-/** Where a ready pod answers, and what it was built from. */
-export interface PodTarget {
-  podName: string;
-  podUid: string;
-  podIP: string;
-  serviceName: string;
-  namespace: string;
-  /** `fn.kpt.dev/template-version` of the pod. */
-  templateVersion: string;
-  /** host:port the gRPC client dials. */
-  address: string;
-  /** Whether the pod had an annotations map (JSON Patch needs to know). */
-  hasAnnotations: boolean;
-}
-
-export type SlotState = "starting" | "ready";
-
-export interface PodSlot {
-  /** Pod id: label value and Service name. */
-  readonly id: string;
-  /** The ordinal in the pod id ("1", "2", ...). */
-  readonly postfix: string;
-  /** The pool's key. */
-  readonly pool: string;
-  state: SlotState;
-  /** Set once ready. */
-  target?: PodTarget;
-  /** Requests waiting for the pod to start. */
-  waiting: number;
-  /** Evaluations in flight on the pod. */
-  inFlight: number;
-  lastUsedMs: number;
-  /** `fn.kpt.dev/reclaim-after` as this runner last wrote (or read) it, in ms. */
-  reclaimWrittenMs: number;
-  /** When the pod and its Service were last checked against the cluster (-Infinity: never). */
-  validatedAtMs: number;
-}
-
-export interface FunctionPool {
-  readonly key: string;
-  /** The image as first requested (for logs). */
-  readonly image: string;
-  /** Pod id of instance `postfix`. */
-  readonly slotId: (postfix: string) => string;
-  /** By postfix. */
-  readonly slots: Map<string, PodSlot>;
+interface PoolRecord extends FunctionPool {
+  readonly slots: Map<string, SlotRecord>;
+  /** Where the round-robin among equally loaded slots starts next. */
   rr: number;
-}
-
-export type Choice =
-  | { kind: "use"; slot: PodSlot }
-  | { kind: "create"; postfix: string }
-  | { kind: "full"; waiting: number };
-
-/** A running pod found in the cluster at start-up, before any request asked for its image. */
-export interface AdoptedPod {
-  slotId: string;
-  target: PodTarget;
-  reclaimAfterMs: number;
 }
 
 export interface PodCacheOptions {
@@ -127,11 +73,14 @@ export class PodCache {
   readonly maxPending: number;
   readonly patchIntervalMs: number;
   readonly validateAfterMs: number;
-  private readonly pools = new Map<string, FunctionPool>();
+  private readonly pools = new Map<string, PoolRecord>();
   /** Slot id → pool key, for every slot of every pool. */
   private readonly owner = new Map<string, string>();
   /** Running pods found at start-up, waiting for a request for their image. */
   private readonly adopted = new Map<string, AdoptedPod>();
+  /** The writable record behind each pool and slot handed out. */
+  private readonly poolRecords = new WeakMap<FunctionPool, PoolRecord>();
+  private readonly slotRecords = new WeakMap<PodSlot, SlotRecord>();
 
   private readonly settings: ((image: string) => ImageSettings | undefined) | undefined;
 
@@ -171,6 +120,7 @@ export class PodCache {
     if (pool === undefined) {
       pool = { key, image, slotId, slots: new Map(), rr: 0 };
       this.pools.set(key, pool);
+      this.poolRecords.set(pool, pool);
     }
     for (let i = 1; i <= this.paramsFor(image).maxParallel; i++) {
       const postfix = String(i);
@@ -182,7 +132,7 @@ export class PodCache {
       const slot = this.addSlot(pool, postfix, "starting");
       // Never validated: the first request checks it against the cluster.
       this.markReady(slot, found.target, found.reclaimAfterMs);
-      slot.validatedAtMs = Number.NEGATIVE_INFINITY;
+      this.invalidate(slot);
     }
     return pool;
   }
@@ -204,7 +154,8 @@ export class PodCache {
   }
 
   /** Upstream's choice: least-loaded pod, or a new one (see the module comment). */
-  choose(pool: FunctionPool): Choice {
+  choose(of: FunctionPool): Choice {
+    const pool = this.poolRecord(of);
     const { maxParallel, maxWaitlist } = this.paramsFor(pool.image);
     const slots = [...pool.slots.values()];
     if (slots.length > 0) {
@@ -239,9 +190,9 @@ export class PodCache {
     return undefined;
   }
 
-  private addSlot(pool: FunctionPool, postfix: string, state: SlotState): PodSlot {
+  private addSlot(pool: PoolRecord, postfix: string, state: SlotState): PodSlot {
     const id = pool.slotId(postfix);
-    const slot: PodSlot = {
+    const slot: SlotRecord = {
       id,
       postfix,
       pool: pool.key,
@@ -253,6 +204,7 @@ export class PodCache {
       validatedAtMs: Number.NEGATIVE_INFINITY,
     };
     pool.slots.set(postfix, slot);
+    this.slotRecords.set(slot, slot);
     this.owner.set(id, pool.key);
     this.adopted.delete(id);
     return slot;
@@ -260,15 +212,28 @@ export class PodCache {
 
   /** A slot whose pod is being started. */
   addStarting(pool: FunctionPool, postfix: string): PodSlot {
-    return this.addSlot(pool, postfix, "starting");
+    return this.addSlot(this.poolRecord(pool), postfix, "starting");
+  }
+
+  private poolRecord(pool: FunctionPool): PoolRecord {
+    const record = this.poolRecords.get(pool);
+    if (record === undefined) throw new Error(`pod cache: pool ${pool.key} was not made by this cache`);
+    return record;
+  }
+
+  private slotRecord(slot: PodSlot): SlotRecord {
+    const record = this.slotRecords.get(slot);
+    if (record === undefined) throw new Error(`pod cache: slot ${slot.id} was not made by this cache`);
+    return record;
   }
 
   /** The pod answers: `reclaimAfterMs` is what its annotation says now. */
   markReady(slot: PodSlot, target: PodTarget, reclaimAfterMs: number): void {
-    slot.state = "ready";
-    slot.target = target;
-    slot.reclaimWrittenMs = reclaimAfterMs;
-    slot.validatedAtMs = this.now();
+    const s = this.slotRecord(slot);
+    s.state = "ready";
+    s.target = target;
+    s.reclaimWrittenMs = reclaimAfterMs;
+    s.validatedAtMs = this.now();
   }
 
   /**
@@ -301,18 +266,29 @@ export class PodCache {
   }
 
   validated(slot: PodSlot): void {
-    slot.validatedAtMs = this.now();
+    this.slotRecord(slot).validatedAtMs = this.now();
   }
 
   /** Makes the next use check the pod against the cluster first (a call could not reach it). */
   invalidate(slot: PodSlot): void {
-    slot.validatedAtMs = Number.NEGATIVE_INFINITY;
+    this.slotRecord(slot).validatedAtMs = Number.NEGATIVE_INFINITY;
+  }
+
+  /** A request waits for the slot's pod to start. */
+  queue(slot: PodSlot): void {
+    this.slotRecord(slot).waiting++;
+  }
+
+  /** A request stopped waiting for the slot's pod (it started, failed, or the caller gave up). */
+  dequeue(slot: PodSlot): void {
+    this.slotRecord(slot).waiting--;
   }
 
   /** An evaluation starts on a ready slot. */
   begin(slot: PodSlot): void {
-    slot.inFlight++;
-    slot.lastUsedMs = this.now();
+    const s = this.slotRecord(slot);
+    s.inFlight++;
+    s.lastUsedMs = this.now();
   }
 
   /**
@@ -321,8 +297,9 @@ export class PodCache {
    * writes it and reports back with `reclaimWritten`.
    */
   end(slot: PodSlot): number | undefined {
-    slot.inFlight = Math.max(0, slot.inFlight - 1);
-    slot.lastUsedMs = this.now();
+    const s = this.slotRecord(slot);
+    s.inFlight = Math.max(0, s.inFlight - 1);
+    s.lastUsedMs = this.now();
     return this.reclaimPatch(slot);
   }
 
@@ -333,8 +310,15 @@ export class PodCache {
     return wanted - slot.reclaimWrittenMs >= this.patchIntervalMs ? wanted : undefined;
   }
 
+  /** `ms` was written to the pod (or is being: callers record it first, so concurrent ends do not patch twice). */
   reclaimWritten(slot: PodSlot, ms: number): void {
-    slot.reclaimWrittenMs = Math.max(slot.reclaimWrittenMs, ms);
+    const s = this.slotRecord(slot);
+    s.reclaimWrittenMs = Math.max(s.reclaimWrittenMs, ms);
+  }
+
+  /** Writing reclaim-after failed: the pod still says `previousMs`, so a later end patches again. */
+  reclaimWriteFailed(slot: PodSlot, previousMs: number): void {
+    this.slotRecord(slot).reclaimWrittenMs = previousMs;
   }
 
   /** Last use + TTL. */
@@ -353,5 +337,3 @@ export class PodCache {
     return s !== undefined && (s.inFlight > 0 || s.waiting > 0 || s.state === "starting");
   }
 }
-
-export const load = (s: PodSlot): number => s.waiting + s.inFlight;

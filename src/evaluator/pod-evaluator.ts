@@ -34,12 +34,13 @@ import type { PodPlan } from "../kube/pod-planner.ts";
 import { podIdForImage } from "../kube/pod-id.ts";
 import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
 import type { Logger } from "../log.ts";
-import { type Clock, type ImageSettings, PodCache, type PodSlot, type PodTarget } from "./pod-cache.ts";
+import { type ImageSettings, PodCache } from "./pod-cache.ts";
 import { formatReclaimAfter, podHealth, reclaimAfterOfPod, templateVersionOfPod } from "./pod-facts.ts";
 import { PodGc } from "./pod-gc.ts";
 import { type AddressMode, PodUnreachableError, WrapperClients, podAddress } from "./pod-grpc.ts";
 import { createOrAdoptPod, deletePod, deleteServiceIfUnused, ensureService, listFunctionPods, patchReclaimAfter } from "./pod-kube.ts";
 import { adoptable, reuseProblem } from "./pod-reuse.ts";
+import type { Clock, PodSlot, PodTarget } from "./pod-slot.ts";
 import { waitForPod } from "./pod-waiter.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
 import { Waitlist } from "./waitlist.ts";
@@ -229,7 +230,7 @@ export class PodEvaluator implements FunctionEvaluator {
     patchReclaimAfter(this.opts.client, target.namespace, target.podName, patch, target.hasAnnotations).then(
       () => this.opts.logger.debug("function pod reclaim-after extended", { pod: target.podName, reclaimAfter: formatReclaimAfter(patch) }),
       (e: unknown) => {
-        slot.reclaimWrittenMs = previous;
+        this.cache.reclaimWriteFailed(slot, previous);
         this.opts.logger.warn("cannot extend a function pod's reclaim-after (garbage collection will retry)", { pod: target.podName, error: errorText(e) });
       },
     );
@@ -251,7 +252,7 @@ export class PodEvaluator implements FunctionEvaluator {
       if (slot.state === "starting") {
         const waitlist = this.waitlists.get(slot);
         if (waitlist === undefined) throw new RunnerError("INTERNAL", `pod runtime: slot ${slot.id} is starting without a waitlist`);
-        slot.waiting++;
+        this.cache.queue(slot);
         try {
           await waitlist.join({
             ...(req.deadline === undefined ? {} : { deadline: req.deadline }),
@@ -261,7 +262,7 @@ export class PodEvaluator implements FunctionEvaluator {
             onAbort: () => new RunnerError("INTERNAL", `evaluation of ${JSON.stringify(req.image)} was cancelled while its pod was starting`),
           });
         } finally {
-          slot.waiting--;
+          this.cache.dequeue(slot);
         }
         this.cache.begin(slot);
         return slot;

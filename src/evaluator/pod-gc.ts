@@ -17,9 +17,10 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
 import { isKubeApiError } from "../kube/errors.ts";
 import type { Logger } from "../log.ts";
-import type { PodCache, PodSlot } from "./pod-cache.ts";
+import type { PodCache } from "./pod-cache.ts";
 import { alive, labelOf, podFacts } from "./pod-facts.ts";
 import { deletePod, deleteServiceIfUnused, listFunctionPods, listFunctionServices, patchReclaimAfter } from "./pod-kube.ts";
+import type { PodSlot } from "./pod-slot.ts";
 import { judgePod, type PodVerdict } from "./pod-verdict.ts";
 
 export interface GcOptions {

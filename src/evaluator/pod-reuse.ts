@@ -5,8 +5,8 @@
  * through ./pod-facts.ts.
  */
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
-import type { PodTarget } from "./pod-cache.ts";
 import { labelOf, podHealth, reclaimAfterOfPod, selects, templateVersionOfPod } from "./pod-facts.ts";
+import type { PodTarget } from "./pod-slot.ts";
 
 /**
  * Why a cached pod must not serve another call, or undefined when it may.

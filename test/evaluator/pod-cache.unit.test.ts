@@ -6,9 +6,10 @@ import * as grpc from "@grpc/grpc-js";
 import type { V1Pod } from "@kubernetes/client-node";
 import { parseCommandLine } from "../../src/config/config.ts";
 import { FlagError } from "../../src/config/flags.ts";
-import { PodCache, type PodCacheOptions, type PodTarget } from "../../src/evaluator/pod-cache.ts";
+import { PodCache, type PodCacheOptions } from "../../src/evaluator/pod-cache.ts";
 import { endpointsList, formatReclaimAfter, parseReclaimAfter, podHealth } from "../../src/evaluator/pod-facts.ts";
 import { errorFromGrpc, PodUnreachableError, podAddress } from "../../src/evaluator/pod-grpc.ts";
+import type { PodTarget } from "../../src/evaluator/pod-slot.ts";
 import { judgePod } from "../../src/evaluator/pod-verdict.ts";
 import { Waitlist } from "../../src/evaluator/waitlist.ts";
 import { manualClock } from "./pod-helpers.ts";
@@ -37,11 +38,11 @@ describe("choosing a pod", () => {
     const pool = c.pool("k", "img", ids);
     expect(c.choose(pool)).toEqual({ kind: "create", postfix: "1" });
     const slot = c.addStarting(pool, "1");
-    slot.waiting = 1;
+    c.queue(slot);
     for (let i = 0; i < 19; i++) {
       const choice = c.choose(pool);
       expect(choice.kind).toBe("use");
-      slot.waiting++;
+      c.queue(slot);
     }
     expect(slot.id).toBe("fn-v1-1-abcdef01");
   });
@@ -55,7 +56,7 @@ describe("choosing a pod", () => {
     c.begin(one);
     expect(c.choose(pool)).toEqual({ kind: "create", postfix: "2" });
     const two = c.addStarting(pool, "2");
-    two.waiting = 1;
+    c.queue(two);
     // Both carry 1: round-robin, never a third pod.
     const picks = new Set<string>();
     for (let i = 0; i < 4; i++) {
@@ -77,12 +78,12 @@ describe("choosing a pod", () => {
     const { cache: c } = cache({ maxPending: 3 });
     const pool = c.pool("k", "img", ids);
     const slot = c.addStarting(pool, "1");
-    slot.waiting = 3;
+    for (let i = 0; i < 3; i++) c.queue(slot);
     expect(c.choose(pool)).toEqual({ kind: "full", waiting: 3 });
     // A ready pod takes any number of concurrent calls.
     c.markReady(slot, target("a"), 0);
-    slot.waiting = 0;
-    slot.inFlight = 50;
+    for (let i = 0; i < 3; i++) c.dequeue(slot);
+    for (let i = 0; i < 50; i++) c.begin(slot);
     expect(c.choose(pool).kind).toBe("use");
   });
 
@@ -118,6 +119,34 @@ describe("choosing a pod", () => {
   });
 });
 
+describe("the cache owns its slots", () => {
+  test("waiting requests are counted through queue and dequeue, and make a slot busy", () => {
+    const { cache: c } = cache();
+    const slot = c.addStarting(c.pool("k", "img", ids), "1");
+    c.markReady(slot, target("a"), 0);
+    expect(c.busy(slot.id)).toBe(false);
+    c.queue(slot);
+    c.queue(slot);
+    expect(slot.waiting).toBe(2);
+    expect(c.busy(slot.id)).toBe(true);
+    c.dequeue(slot);
+    c.dequeue(slot);
+    expect(slot.waiting).toBe(0);
+    expect(c.busy(slot.id)).toBe(false);
+  });
+
+  test("a slot or pool another cache made is refused", () => {
+    const { cache: a } = cache();
+    const { cache: b } = cache();
+    const pool = a.pool("k", "img", ids);
+    const slot = a.addStarting(pool, "1");
+    expect(() => b.queue(slot)).toThrow("was not made by this cache");
+    expect(() => b.markReady(slot, target("a"), 0)).toThrow("was not made by this cache");
+    expect(() => b.choose(pool)).toThrow("was not made by this cache");
+    expect(slot.state).toBe("starting");
+  });
+});
+
 describe("reclaim-after", () => {
   test("a new pod: now + TTL; on use it is rewritten only once it lags by the patch interval", () => {
     const { cache: c, clock } = cache();
@@ -136,6 +165,22 @@ describe("reclaim-after", () => {
     clock.advance(30_000);
     c.begin(slot);
     expect(c.end(slot)).toBeUndefined();
+  });
+
+  test("a failed write puts the slot back, so the next end asks for the patch again", () => {
+    const { cache: c, clock } = cache();
+    const slot = c.addStarting(c.pool("k", "img", ids), "1");
+    c.markReady(slot, target("a"), c.newReclaimAfter());
+    const before = slot.reclaimWrittenMs;
+    clock.advance(2 * MIN);
+    c.begin(slot);
+    const patch = c.end(slot) ?? 0;
+    c.reclaimWritten(slot, patch);
+    expect(slot.reclaimWrittenMs).toBe(patch);
+    c.reclaimWriteFailed(slot, before);
+    expect(slot.reclaimWrittenMs).toBe(before);
+    c.begin(slot);
+    expect(c.end(slot)).toBe(patch);
   });
 
   test("the annotation is unix seconds", () => {
