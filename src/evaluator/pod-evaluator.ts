@@ -12,36 +12,35 @@
  *    pods share the load once each carries `--max-waitlist-length`;
  *    requests waiting for pods beyond `--max-pending-evaluations` are
  *    refused (TOO_MANY_REQUESTS);
- * 3. a ready pod not checked for `validateAfterMs` is checked first: it
- *    exists (same uid), has not failed, is not terminating, comes from the
- *    current template, and its Service exists. Otherwise it is deleted and
- *    replaced;
+ * 3. a ready pod not checked for `validateAfterMs` is checked first
+ *    (./pod-check.ts): it exists (same uid), has not failed, is not
+ *    terminating, comes from the current template, and its Service exists.
+ *    Otherwise it is deleted and replaced;
  * 4. call it; a pod that cannot be reached is checked and the call tried
  *    again (twice at most, as Porch's --max-grpc-retries);
  * 5. the pod's `fn.kpt.dev/reclaim-after` follows its last use (patched at
  *    most once per `patchIntervalMs`).
- * Starting a pod: Service (AlreadyExists: kept when it selects the pod's
- * label), Pod (AlreadyExists: adopted when ours, healthy and of the current
- * template, else replaced), then wait for Running + Ready and the Endpoints
- * (./pod-waiter.ts). Pods found at start-up are adopted; ./pod-gc.ts reclaims
- * expired and failed ones every `--scan-interval`.
+ * Starting a pod: ./pod-start.ts (Service, Pod, wait for Running + Ready
+ * and the Endpoints). Without permission on Services, pods are dialled by
+ * pod IP (./pod-services.ts). Pods found at start-up are adopted;
+ * ./pod-gc.ts reclaims expired and failed ones every `--scan-interval`.
  */
-import type { V1Pod } from "@kubernetes/client-node";
 import { isRunnerError, RunnerError } from "../errors.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { isKubeApiError } from "../kube/errors.ts";
 import type { PodPlan } from "../kube/pod-planner.ts";
 import { podIdForImage } from "../kube/pod-id.ts";
-import { RECLAIM_AFTER_ANNOTATION } from "../kube/pod-template.ts";
 import type { Logger } from "../log.ts";
 import { type ImageSettings, PodCache } from "./pod-cache.ts";
-import { formatReclaimAfter, podHealth, reclaimAfterOfPod, templateVersionOfPod } from "./pod-facts.ts";
+import { PodCheck } from "./pod-check.ts";
+import { formatReclaimAfter } from "./pod-facts.ts";
 import { PodGc } from "./pod-gc.ts";
 import { type AddressMode, PodUnreachableError, WrapperClients, podAddress } from "./pod-grpc.ts";
-import { createOrAdoptPod, deletePod, deleteServiceIfUnused, ensureService, listFunctionPods, patchReclaimAfter } from "./pod-kube.ts";
-import { adoptable, reuseProblem } from "./pod-reuse.ts";
+import { listFunctionPods, patchReclaimAfter } from "./pod-kube.ts";
+import { adoptable } from "./pod-reuse.ts";
+import { ServiceAccess } from "./pod-services.ts";
 import type { Clock, PodSlot, PodTarget } from "./pod-slot.ts";
-import { waitForPod } from "./pod-waiter.ts";
+import { type PodStartContext, type StartedPod, startFunctionPod } from "./pod-start.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
 import { Waitlist } from "./waitlist.ts";
 
@@ -83,9 +82,6 @@ export interface PodEvaluatorOptions {
   orphanServiceGraceMs?: number;
 }
 
-/** A request may carry the caller's cancellation. */
-
-
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** No NOT_FOUND leaves the pod runtime: it is the last one, and NOT_FOUND would mean "no runtime knows this image". */
@@ -99,16 +95,11 @@ export class PodEvaluator implements FunctionEvaluator {
   readonly gc: PodGc;
   private readonly grpc: WrapperClients;
   private readonly waitlists = new WeakMap<PodSlot, Waitlist<PodTarget>>();
-  private readonly validations = new Map<PodSlot, Promise<boolean>>();
   private readonly closing = new AbortController();
   private starting: Promise<void> | undefined;
-  private readonly readyTimeoutMs: number;
-  private readonly pollMs: number;
-  /**
-   * Services may not be created (Porch v4.1.2's Role grants nothing on
-   * them): pods are then dialled by pod IP, as Porch v4.1.2 does. Said once.
-   */
-  private servicesForbidden = false;
+  private readonly services: ServiceAccess;
+  private readonly checks: PodCheck;
+  private readonly startContext: PodStartContext;
 
   constructor(private readonly opts: PodEvaluatorOptions) {
     this.cache = new PodCache({
@@ -122,8 +113,27 @@ export class PodEvaluator implements FunctionEvaluator {
       ...(opts.settings === undefined ? {} : { settings: opts.settings }),
     });
     this.grpc = new WrapperClients(opts.maxMessageSize);
-    this.readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
-    this.pollMs = opts.pollMs ?? 100;
+    this.services = new ServiceAccess(opts.logger, opts.namespace);
+    this.checks = new PodCheck({
+      client: opts.client,
+      logger: opts.logger,
+      services: this.services,
+      templateVersion: () => opts.templateVersion(),
+      passed: (slot) => this.cache.validated(slot),
+      retire: (slot) => this.retire(slot),
+    });
+    this.startContext = {
+      client: opts.client,
+      namespace: opts.namespace,
+      logger: opts.logger,
+      prepare: (image, postfix) => opts.prepare(image, postfix),
+      services: this.services,
+      newReclaimAfter: (image) => this.cache.newReclaimAfter(image),
+      addressOf: (t) => this.addressOf(t),
+      pollMs: opts.pollMs ?? 100,
+      readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+      closing: this.closing.signal,
+    };
     this.gc = new PodGc({
       client: async () => opts.client,
       namespace: opts.namespace,
@@ -268,27 +278,14 @@ export class PodEvaluator implements FunctionEvaluator {
         return slot;
       }
       this.cache.begin(slot);
-      if (!this.cache.needsValidation(slot) || (await this.validate(slot))) return slot;
+      if (!this.cache.needsValidation(slot) || (await this.checks.validate(slot))) return slot;
       this.cache.end(slot);
     }
     throw new RunnerError("INTERNAL", `pod runtime: no healthy function pod for ${JSON.stringify(req.image)} after 4 attempts`);
   }
 
   private addressOf(t: Omit<PodTarget, "address">): string {
-    return this.opts.address?.(t) ?? podAddress(this.servicesForbidden ? "pod-ip" : this.opts.addressMode, t, this.opts.dnsSuffix);
-  }
-
-  /** A Forbidden answer on services: switch to Services-less pods, once. */
-  private noServices(e: unknown): boolean {
-    if (!isKubeApiError(e) || e.reason !== "Forbidden") return false;
-    if (!this.servicesForbidden) {
-      this.servicesForbidden = true;
-      this.opts.logger.warn("no permission on services: function pods run without a Service and are dialled by pod IP (as Porch v4.1.2)", {
-        namespace: this.opts.namespace,
-        error: errorText(e),
-      });
-    }
-    return true;
+    return this.opts.address?.(t) ?? podAddress(this.services.forbidden ? "pod-ip" : this.opts.addressMode, t, this.opts.dnsSuffix);
   }
 
   /** Starts the pod of a new slot in the background; its waitlist hears the outcome. */
@@ -296,8 +293,8 @@ export class PodEvaluator implements FunctionEvaluator {
     const waitlist = new Waitlist<PodTarget>();
     this.waitlists.set(slot, waitlist);
     const started = Date.now();
-    this.startPod(image, slot).then(
-      ({ target, reclaimAfterMs }) => {
+    startFunctionPod(this.startContext, image, slot).then(
+      ({ target, reclaimAfterMs }: StartedPod) => {
         if (!this.cache.isCurrent(slot)) {
           waitlist.reject(new RunnerError("INTERNAL", `function pod ${target.podName} was dropped while it was starting`));
           return;
@@ -315,116 +312,10 @@ export class PodEvaluator implements FunctionEvaluator {
     return slot;
   }
 
-  private async startPod(image: string, slot: PodSlot): Promise<{ target: PodTarget; reclaimAfterMs: number }> {
-    const { client, namespace, logger } = this.opts;
-    const plan = await this.opts.prepare(image, slot.postfix);
-    if (plan.podId !== slot.id) throw new RunnerError("INTERNAL", `pod runtime: planned pod id ${plan.podId} is not the slot's ${slot.id}`);
-    const reclaimAfterMs = this.cache.newReclaimAfter(image);
-    const annotations = { ...plan.pod.metadata?.annotations, [RECLAIM_AFTER_ANNOTATION]: formatReclaimAfter(reclaimAfterMs) };
-    const body: V1Pod = { ...plan.pod, metadata: { ...plan.pod.metadata, annotations } };
-    if (!this.servicesForbidden) {
-      try {
-        await ensureService(client, plan.service);
-      } catch (e) {
-        if (!this.noServices(e)) throw e;
-      }
-    }
-    const { pod, adopted } = await createOrAdoptPod(client, body, logger);
-    const podName = pod.metadata?.name ?? plan.podId;
-    if (!adopted) logger.info("function pod created", { pod: podName, namespace, image: plan.pod.spec?.containers?.[0]?.image ?? image });
-    try {
-      const ready = await waitForPod({
-        client,
-        namespace,
-        podName,
-        ...(pod.metadata?.uid === undefined ? {} : { podUid: pod.metadata.uid }),
-        serviceName: this.servicesForbidden ? undefined : plan.podId,
-        pollMs: this.pollMs,
-        timeoutMs: this.readyTimeoutMs,
-        signal: this.closing.signal,
-      });
-      const t = {
-        podName,
-        podUid: ready.pod.metadata?.uid ?? "",
-        podIP: ready.podIP,
-        serviceName: plan.podId,
-        namespace,
-        templateVersion: templateVersionOfPod(ready.pod) ?? plan.template.version,
-        hasAnnotations: ready.pod.metadata?.annotations !== undefined,
-      };
-      const written = adopted ? (reclaimAfterOfPod(ready.pod) ?? 0) : reclaimAfterMs;
-      return { target: { ...t, address: this.addressOf(t) }, reclaimAfterMs: written };
-    } catch (e) {
-      // As upstream: a pod that did not come up is removed (with its Service, unless another pod uses it).
-      if (!this.closing.signal.aborted) void this.discard(podName, pod.metadata?.uid, plan.podId);
-      throw e;
-    }
-  }
-
-  private async discard(podName: string, uid: string | undefined, podId: string): Promise<void> {
-    try {
-      await deletePod(this.opts.client, this.opts.namespace, podName, uid);
-      await deleteServiceIfUnused(this.opts.client, this.opts.namespace, podId);
-    } catch (e) {
-      this.opts.logger.warn("cannot delete a function pod that did not start (garbage collection will retry)", { pod: podName, error: errorText(e) });
-    }
-  }
-
   /** Forgets a slot and its channel. */
   private retire(slot: PodSlot): void {
     this.cache.remove(slot);
     if (slot.target !== undefined) this.grpc.drop(slot.target.address);
-  }
-
-  /** Checks a ready slot against the cluster (concurrent callers share one check). */
-  private validate(slot: PodSlot): Promise<boolean> {
-    let p = this.validations.get(slot);
-    if (p === undefined) {
-      p = this.check(slot).finally(() => this.validations.delete(slot));
-      this.validations.set(slot, p);
-    }
-    return p;
-  }
-
-  private async check(slot: PodSlot): Promise<boolean> {
-    const t = slot.target;
-    if (t === undefined) return false;
-    const { client } = this.opts;
-    let problem: string | undefined;
-    let pod: V1Pod | undefined;
-    try {
-      const [found, svc, version] = await Promise.all([
-        client.find({ verb: "get", resource: "pods", namespace: t.namespace, name: t.podName }, (core) =>
-          core.readNamespacedPod({ name: t.podName, namespace: t.namespace }),
-        ),
-        this.servicesForbidden
-          ? Promise.resolve("not-used" as const)
-          : client.find({ verb: "get", resource: "services", namespace: t.namespace, name: t.serviceName }, (core) =>
-              core.readNamespacedService({ name: t.serviceName, namespace: t.namespace }),
-            ),
-        this.opts.templateVersion(),
-      ]);
-      pod = found;
-      problem = reuseProblem(t, found, svc, version);
-    } catch (e) {
-      // The API cannot tell: use the pod (a failed call will bring us back here).
-      this.opts.logger.warn("cannot check a function pod before reuse; using it", { pod: t.podName, error: errorText(e) });
-      return true;
-    }
-    if (problem === undefined) {
-      this.cache.validated(slot);
-      return true;
-    }
-    this.opts.logger.info("function pod replaced", { pod: t.podName, why: problem });
-    this.retire(slot);
-    if (pod !== undefined && pod.metadata?.uid === t.podUid && podHealth(pod).state !== "deleting") {
-      try {
-        await deletePod(client, t.namespace, t.podName, t.podUid);
-      } catch (e) {
-        this.opts.logger.warn("cannot delete a function pod being replaced (garbage collection will retry)", { pod: t.podName, error: errorText(e) });
-      }
-    }
-    return false;
   }
 
   /** Function pods already running from the current template become ready slots for their images. */
