@@ -40,9 +40,8 @@ import { listFunctionPods, patchReclaimAfter } from "./pod-kube.ts";
 import { adoptable } from "./pod-reuse.ts";
 import { ServiceAccess } from "./pod-services.ts";
 import type { Clock, PodSlot, PodTarget } from "./pod-slot.ts";
-import { type PodStartContext, type StartedPod, startFunctionPod } from "./pod-start.ts";
+import { PodStarts } from "./pod-start.ts";
 import type { EvaluationRequest, EvaluationResult, FunctionEvaluator } from "./types.ts";
-import { Waitlist } from "./waitlist.ts";
 
 export interface PodEvaluatorOptions {
   client: KubeClient;
@@ -94,12 +93,11 @@ export class PodEvaluator implements FunctionEvaluator {
   readonly cache: PodCache;
   readonly gc: PodGc;
   private readonly grpc: WrapperClients;
-  private readonly waitlists = new WeakMap<PodSlot, Waitlist<PodTarget>>();
   private readonly closing = new AbortController();
   private starting: Promise<void> | undefined;
   private readonly services: ServiceAccess;
   private readonly checks: PodCheck;
-  private readonly startContext: PodStartContext;
+  private readonly starts: PodStarts;
 
   constructor(private readonly opts: PodEvaluatorOptions) {
     this.cache = new PodCache({
@@ -122,18 +120,18 @@ export class PodEvaluator implements FunctionEvaluator {
       passed: (slot) => this.cache.validated(slot),
       retire: (slot) => this.retire(slot),
     });
-    this.startContext = {
+    this.starts = new PodStarts({
       client: opts.client,
       namespace: opts.namespace,
       logger: opts.logger,
       prepare: (image, postfix) => opts.prepare(image, postfix),
       services: this.services,
-      newReclaimAfter: (image) => this.cache.newReclaimAfter(image),
+      cache: this.cache,
       addressOf: (t) => this.addressOf(t),
       pollMs: opts.pollMs ?? 100,
       readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
       closing: this.closing.signal,
-    };
+    });
     this.gc = new PodGc({
       client: async () => opts.client,
       namespace: opts.namespace,
@@ -171,10 +169,9 @@ export class PodEvaluator implements FunctionEvaluator {
           const key = podIdForImage(metadata, "1");
           const pool = this.cache.pool(key, image, (postfix) => podIdForImage(metadata, postfix));
           if (pool.slots.size > 0) return;
-          const slot = this.startSlot(pool.key, this.cache.addStarting(pool, "1"), image);
+          const slot = this.starts.start(pool.key, this.cache.addStarting(pool, "1"), image);
           started.push(image);
-          // Nobody waits for a warm-up pod: its outcome is only logged (startSlot does).
-          await this.waitlists.get(slot)?.join({ onDeadline: () => new Error("unreachable"), onAbort: () => new Error("unreachable") }).catch(() => undefined);
+          await this.starts.settled(slot);
         } catch (e) {
           this.opts.logger.warn("cannot warm up a function pod", { image, error: errorText(e) });
         }
@@ -258,22 +255,9 @@ export class PodEvaluator implements FunctionEvaluator {
           `pod runtime: ${choice.waiting} evaluations of ${JSON.stringify(req.image)} are already waiting for function pods to start (--max-pending-evaluations ${this.cache.maxPending}); try again later`,
         );
       }
-      const slot = choice.kind === "create" ? this.startSlot(pool.key, this.cache.addStarting(pool, choice.postfix), req.image) : choice.slot;
+      const slot = choice.kind === "create" ? this.starts.start(pool.key, this.cache.addStarting(pool, choice.postfix), req.image) : choice.slot;
       if (slot.state === "starting") {
-        const waitlist = this.waitlists.get(slot);
-        if (waitlist === undefined) throw new RunnerError("INTERNAL", `pod runtime: slot ${slot.id} is starting without a waitlist`);
-        this.cache.queue(slot);
-        try {
-          await waitlist.join({
-            ...(req.deadline === undefined ? {} : { deadline: req.deadline }),
-            ...(req.signal === undefined ? {} : { signal: req.signal }),
-            onDeadline: () =>
-              new RunnerError("TIMEOUT", `the caller's deadline passed while function pod ${slot.id} for ${JSON.stringify(req.image)} was starting`),
-            onAbort: () => new RunnerError("INTERNAL", `evaluation of ${JSON.stringify(req.image)} was cancelled while its pod was starting`),
-          });
-        } finally {
-          this.cache.dequeue(slot);
-        }
+        await this.starts.waitFor(slot, req);
         this.cache.begin(slot);
         return slot;
       }
@@ -286,30 +270,6 @@ export class PodEvaluator implements FunctionEvaluator {
 
   private addressOf(t: Omit<PodTarget, "address">): string {
     return this.opts.address?.(t) ?? podAddress(this.services.forbidden ? "pod-ip" : this.opts.addressMode, t, this.opts.dnsSuffix);
-  }
-
-  /** Starts the pod of a new slot in the background; its waitlist hears the outcome. */
-  private startSlot(poolKey: string, slot: PodSlot, image: string): PodSlot {
-    const waitlist = new Waitlist<PodTarget>();
-    this.waitlists.set(slot, waitlist);
-    const started = Date.now();
-    startFunctionPod(this.startContext, image, slot).then(
-      ({ target, reclaimAfterMs }: StartedPod) => {
-        if (!this.cache.isCurrent(slot)) {
-          waitlist.reject(new RunnerError("INTERNAL", `function pod ${target.podName} was dropped while it was starting`));
-          return;
-        }
-        this.cache.markReady(slot, target, reclaimAfterMs);
-        this.opts.logger.info("function pod ready", { pod: target.podName, pool: poolKey, image, ms: Date.now() - started, address: target.address });
-        waitlist.resolve(target);
-      },
-      (e: unknown) => {
-        this.cache.remove(slot);
-        this.opts.logger.warn("function pod did not start", { pod: slot.id, image, error: errorText(e) });
-        waitlist.reject(e);
-      },
-    );
-    return slot;
   }
 
   /** Forgets a slot and its channel. */
