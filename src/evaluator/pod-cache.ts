@@ -13,17 +13,16 @@
  * - a slot's **load** is the requests waiting for it to start plus the
  *   evaluations in flight on it (upstream's waitlist length).
  *
- * Choosing a pod is upstream's rule: the least-loaded slot (round-robin
- * among equals); a new pod is started when there is none, or when even the
- * best one carries `maxWaitlist` or more and the pool has fewer than
- * `maxParallel` pods. Everything happens in one synchronous step, so
- * concurrent first requests for an image start exactly one pod.
+ * Choosing a pod is upstream's rule (./pod-choice.ts). Everything happens in
+ * one synchronous step, so concurrent first requests for an image start
+ * exactly one pod.
  *
  * The cache owns its slots and pools: callers see them read-only
  * (./pod-slot.ts) and change them only through its methods.
  */
 
-import { type AdoptedPod, type Choice, type Clock, type FunctionPool, load, type PodSlot, type PodTarget, type SlotState, systemClock } from "./pod-slot.ts";
+import { choosePod } from "./pod-choice.ts";
+import { type AdoptedPod, type Choice, type Clock, type FunctionPool, type PodSlot, type PodTarget, type SlotState, systemClock } from "./pod-slot.ts";
 
 /** A slot as the cache keeps it: writable here only. */
 type SlotRecord = { -readonly [K in keyof PodSlot]: PodSlot[K] };
@@ -153,41 +152,12 @@ export class PodCache {
     return this.adopted.size;
   }
 
-  /** Upstream's choice: least-loaded pod, or a new one (see the module comment). */
+  /** Upstream's choice: least-loaded pod, or a new one (./pod-choice.ts). */
   choose(of: FunctionPool): Choice {
     const pool = this.poolRecord(of);
-    const { maxParallel, maxWaitlist } = this.paramsFor(pool.image);
-    const slots = [...pool.slots.values()];
-    if (slots.length > 0) {
-      const pending = slots.reduce((n, s) => n + (s.state === "starting" ? s.waiting : 0), 0);
-      let min = Number.POSITIVE_INFINITY;
-      for (const s of slots) min = Math.min(min, load(s));
-      let best: PodSlot | undefined;
-      for (let i = 0; i < slots.length; i++) {
-        const idx = (pool.rr + i) % slots.length;
-        const s = slots[idx];
-        if (s !== undefined && load(s) === min) {
-          best = s;
-          pool.rr = (idx + 1) % slots.length;
-          break;
-        }
-      }
-      const scale = best === undefined || (min >= maxWaitlist && slots.length < maxParallel);
-      if (!scale && best !== undefined) {
-        if (best.state === "starting" && pending >= this.maxPending) return { kind: "full", waiting: pending };
-        return { kind: "use", slot: best };
-      }
-    }
-    const postfix = this.freePostfix(pool);
-    return postfix === undefined ? { kind: "full", waiting: 0 } : { kind: "create", postfix };
-  }
-
-  private freePostfix(pool: FunctionPool): string | undefined {
-    for (let i = 1; i <= this.paramsFor(pool.image).maxParallel; i++) {
-      const p = String(i);
-      if (!pool.slots.has(p)) return p;
-    }
-    return undefined;
+    const { choice, rr } = choosePod(pool.slots, pool.rr, { ...this.paramsFor(pool.image), maxPending: this.maxPending });
+    pool.rr = rr;
+    return choice;
   }
 
   private addSlot(pool: PoolRecord, postfix: string, state: SlotState): PodSlot {
