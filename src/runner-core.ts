@@ -8,7 +8,8 @@
  * (docs/benchmarks.md: the CLI's time is mostly module loading).
  */
 import type { CredentialProvider } from "./registry/credential.ts";
-import { DefaultKeychain, FileCredentials } from "./auth/keychain.ts";
+import { DefaultKeychain, FileCredentials, MAX_DOCKER_CONFIG_BYTES } from "./auth/keychain.ts";
+import { WatchedFile } from "./files/watched-file.ts";
 import { AuthSelector } from "./auth/selector.ts";
 import { compileAuthPolicy, type AuthStrategyOptions } from "./auth/strategy.ts";
 import type { Config } from "./config/config.ts";
@@ -150,12 +151,14 @@ export interface ImageRuntimeHooks {
 /** Builds the image half in dependency order: nothing is used before it exists. */
 export function createImageRuntime(options: ImageOptions, logger: Logger, hooks: ImageRuntimeHooks = {}): ImageRuntime {
   const { registry } = options;
-  const kube = new KubeRuntime(options.kube, logger, hooks.kube, hooks.onSecretSync);
+  // The custom-auth secret is read once per change for both its users: the pull Secret's bytes and the credentials.
+  const authSecret = new WatchedFile(registry.access.auth.registryAuthSecretPath, MAX_DOCKER_CONFIG_BYTES);
+  const kube = new KubeRuntime(options.kube, logger, { ...hooks.kube, authSecretFile: authSecret }, hooks.onSecretSync);
   const defaultKeychain: CredentialProvider =
     registry.dockerConfig === undefined
       ? new DefaultKeychain({ serviceAccount: kube.serviceAccountPullSecrets, logger })
       : new FileCredentials(registry.dockerConfig, { sourcePrefix: "docker-config" });
-  const custom = new FileCredentials(registry.access.auth.registryAuthSecretPath, { sourcePrefix: "custom" });
+  const custom = new FileCredentials(authSecret, { sourcePrefix: "custom" });
   const { auth, transports } = createRegistryAccess(registry.access, { default: defaultKeychain, custom }, logger, hooks);
   const client = new RegistryClient({ ...registry.client, credentials: defaultKeychain, transport: transports.standard, logger });
   const cache = new MetadataCache(registry.cache);

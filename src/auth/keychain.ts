@@ -5,10 +5,10 @@
  * docker-config.ts. `source` strings name where a credential came from,
  * never what it is.
  */
-import { open } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { isRunnerError, RunnerError } from "../errors.ts";
+import { type FileRead, WatchedFile } from "../files/watched-file.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { anonymous, type Credential, type CredentialProvider, type ResolvedCredential } from "../registry/credential.ts";
 import { getFromCredentialHelper } from "./credential-helper.ts";
@@ -24,72 +24,74 @@ import {
 } from "./docker-config.ts";
 
 /** Docker configs are a few KiB; a huge one is a mistake, not something to load. */
-const MAX_CONFIG_BYTES = 4 << 20;
+export const MAX_DOCKER_CONFIG_BYTES = 4 << 20;
 
-/**
- * A Docker config file re-read only when it changes. The identity is taken
- * with fstat on the opened file (so it matches the bytes read) and follows
- * symlinks: Kubernetes swaps mounted secrets by re-pointing `..data`, which
- * gives the path a new inode. mtime+ctime+size+ino+dev covers rewrites in place
- * and renames over the file.
- */
+/** A Docker config file, parsed again only when it changes (../files/watched-file.ts). */
 export class WatchedConfigFile {
   private stamp: string | undefined;
   private config: DockerConfig | undefined;
   /** The error the file at `stamp` gave: a broken file is not re-read and re-parsed on every lookup. */
   private failure: RunnerError | undefined;
+  private readonly file: WatchedFile;
 
-  constructor(readonly path: string) {}
+  /** A path, or a file another reader watches too (the custom-auth secret is also the pull Secret). */
+  constructor(source: string | WatchedFile) {
+    this.file = typeof source === "string" ? new WatchedFile(source, MAX_DOCKER_CONFIG_BYTES) : source;
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
 
   /**
    * The parsed config, or `undefined` when the file does not exist. A broken
    * file throws AUTH_CONFIG_INVALID; the same error object again until the file changes.
    */
   async read(): Promise<DockerConfig | undefined> {
-    let fh: Awaited<ReturnType<typeof open>>;
+    let got: FileRead;
     try {
-      fh = await open(this.path, "r");
+      got = await this.file.read();
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      this.forget();
+      throw e;
+    }
+    if (got.kind === "open-failed") {
+      const code = got.code;
       if (code === "ENOENT" || code === "ENOTDIR") {
-        this.stamp = undefined;
-        this.config = undefined;
-        this.failure = undefined;
+        this.forget();
         return undefined;
       }
       // Out of descriptors or memory says nothing about the file: retryable, and never a reason to skip it.
       if (code === "EMFILE" || code === "ENFILE" || code === "ENOMEM" || code === "EAGAIN") {
-        throw new RunnerError("INTERNAL", `cannot open Docker config ${this.path} now (${code})`, { cause: e, retryable: true });
+        throw new RunnerError("INTERNAL", `cannot open Docker config ${this.path} now (${code})`, { cause: got.error, retryable: true });
       }
-      throw new RunnerError("AUTH_CONFIG_INVALID", `cannot read Docker config ${this.path} (${code ?? "error"})`, { cause: e });
+      throw new RunnerError("AUTH_CONFIG_INVALID", `cannot read Docker config ${this.path} (${code})`, { cause: got.error });
     }
+    if (got.stamp === this.stamp) {
+      if (this.failure !== undefined) throw this.failure;
+      if (this.config !== undefined) return this.config;
+    }
+    this.forget();
+    this.stamp = got.stamp;
     try {
-      const st = await fh.stat();
-      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-      if (stamp === this.stamp) {
-        if (this.failure !== undefined) throw this.failure;
-        if (this.config !== undefined) return this.config;
+      if (got.kind === "not-a-file") throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is not a regular file`);
+      if (got.kind === "too-large" || got.size > MAX_DOCKER_CONFIG_BYTES) {
+        throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is larger than ${MAX_DOCKER_CONFIG_BYTES} bytes`);
       }
-      this.stamp = stamp;
-      this.config = undefined;
-      this.failure = undefined;
-      try {
-        if (!st.isFile()) throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is not a regular file`);
-        if (st.size > MAX_CONFIG_BYTES) {
-          throw new RunnerError("AUTH_CONFIG_INVALID", `Docker config ${this.path} is larger than ${MAX_CONFIG_BYTES} bytes`);
-        }
-        const text = await fh.readFile({ encoding: "utf8" });
-        this.config = parseDockerConfig(text, this.path);
-        rememberSecrets(this.config);
-        return this.config;
-      } catch (e) {
-        if (e instanceof RunnerError) this.failure = e;
-        else this.stamp = undefined;
-        throw e;
-      }
-    } finally {
-      await fh.close();
+      this.config = parseDockerConfig(got.bytes.toString("utf8"), this.path);
+      rememberSecrets(this.config);
+      return this.config;
+    } catch (e) {
+      if (e instanceof RunnerError) this.failure = e;
+      else this.stamp = undefined;
+      throw e;
     }
+  }
+
+  private forget(): void {
+    this.stamp = undefined;
+    this.config = undefined;
+    this.failure = undefined;
   }
 }
 
@@ -274,9 +276,12 @@ export interface FileCredentialsOptions {
 export class FileCredentials implements CredentialProvider {
   private readonly file: WatchedConfigFile;
   private readonly prefix: string;
+  readonly path: string;
 
-  constructor(readonly path: string, opts: FileCredentialsOptions = {}) {
-    this.file = new WatchedConfigFile(path);
+  /** A path, or a file another reader watches too (../files/watched-file.ts). */
+  constructor(source: string | WatchedFile, opts: FileCredentialsOptions = {}) {
+    this.file = new WatchedConfigFile(source);
+    this.path = this.file.path;
     this.prefix = opts.sourcePrefix ?? "custom";
   }
 

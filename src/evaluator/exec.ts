@@ -14,6 +14,7 @@ import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isRunnerError, RunnerError } from "../errors.ts";
+import { changedAtMs, fileStamp } from "../files/file-stamp.ts";
 import type { Logger } from "../log.ts";
 import { EMPTY_TABLE, type ExecFunction, type ExecTable, lookupFunction, parseExecConfig } from "./exec-config.ts";
 import { interpretOutcome } from "./outcome.ts";
@@ -219,7 +220,7 @@ function tableOf(state: ConfigState, file: string): ExecTable {
 function fileSignature(file: string): { signature: string; mtimeMs: number; size: number } {
   try {
     const s = statSync(file);
-    return { signature: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`, mtimeMs: Math.max(s.mtimeMs, s.ctimeMs), size: s.size };
+    return { signature: fileStamp(s), mtimeMs: changedAtMs(s), size: s.size };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT" || code === "ENOTDIR") return { signature: ABSENT, mtimeMs: 0, size: 0 };

@@ -17,9 +17,9 @@
  *   SECRET_SYNC_FAILED (with the KubeApiError, naming verb and resource, as cause).
  */
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
 import type { V1Secret } from "@kubernetes/client-node";
 import { RunnerError, isRunnerError } from "../errors.ts";
+import { WatchedFile } from "../files/watched-file.ts";
 import type { Logger } from "../log.ts";
 import type { KubeClient } from "./client.ts";
 import { type KubeOperation, isAlreadyExists, isConflict, isNotFound } from "./errors.ts";
@@ -40,6 +40,8 @@ export interface PullSecretSyncOptions {
   name: string;
   /** The mounted Docker config. */
   path: string;
+  /** Its reader, when another part reads the same file (the custom-auth credentials); default: its own. */
+  file?: WatchedFile;
   logger?: Logger;
   /** secretSyncs counter: outcome created|updated|unchanged|conflict|failed. */
   count?: (outcome: "created" | "updated" | "unchanged" | "conflict" | "failed") => void;
@@ -59,6 +61,7 @@ interface FileState {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class PullSecretSync {
+  private readonly source: WatchedFile;
   private file: FileState | undefined;
   private synced: { stamp: string; hash: string; at: number } | undefined;
   private inflight: Promise<SecretSyncOutcome> | undefined;
@@ -70,6 +73,8 @@ export class PullSecretSync {
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.recheckAfterMs = opts.recheckAfterMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
+    // A shared reader serves only when it reads the same path.
+    this.source = opts.file?.path === opts.path ? opts.file : new WatchedFile(opts.path, MAX_SECRET_BYTES);
   }
 
   private get where(): string {
@@ -82,31 +87,24 @@ export class PullSecretSync {
 
   /** The file's identity and (re-read only when it changed) bytes. */
   private async readFile(): Promise<FileState> {
-    let fh: Awaited<ReturnType<typeof open>>;
-    try {
-      fh = await open(this.opts.path, "r");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? "error";
-      throw this.failed(code === "ENOENT" ? "the file does not exist" : `the file cannot be read (${code})`, e, false);
+    const got = await this.source.read();
+    if (got.kind === "open-failed") {
+      throw this.failed(got.code === "ENOENT" ? "the file does not exist" : `the file cannot be read (${got.code})`, got.error, false);
     }
-    try {
-      const st = await fh.stat();
-      const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-      if (this.file?.stamp === stamp) return this.file;
-      if (!st.isFile()) throw this.failed("it is not a regular file", undefined, false);
-      if (st.size > MAX_SECRET_BYTES) throw this.failed(`it is larger than a Secret may be (${MAX_SECRET_BYTES} bytes)`, undefined, false);
-      const bytes = new Uint8Array(await fh.readFile());
-      try {
-        JSON.parse(new TextDecoder().decode(bytes));
-      } catch {
-        // The API would refuse it (dockerconfigjson must be JSON); the parser's message may quote the content.
-        throw this.failed("it is not valid JSON", undefined, false);
-      }
-      this.file = { stamp, bytes, hash: createHash("sha256").update(bytes).digest("hex") };
-      return this.file;
-    } finally {
-      await fh.close();
+    if (this.file?.stamp === got.stamp) return this.file;
+    if (got.kind === "not-a-file") throw this.failed("it is not a regular file", undefined, false);
+    if (got.kind === "too-large" || got.size > MAX_SECRET_BYTES) {
+      throw this.failed(`it is larger than a Secret may be (${MAX_SECRET_BYTES} bytes)`, undefined, false);
     }
+    const bytes = new Uint8Array(got.bytes);
+    try {
+      JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      // The API would refuse it (dockerconfigjson must be JSON); the parser's message may quote the content.
+      throw this.failed("it is not valid JSON", undefined, false);
+    }
+    this.file = { stamp: got.stamp, bytes, hash: createHash("sha256").update(bytes).digest("hex") };
+    return this.file;
   }
 
   /** Whether the last successful sync still covers the file as it is now (no read, no API call). */

@@ -14,6 +14,7 @@ import { homedir } from "node:os";
 import process from "node:process";
 import type { AuthChoice } from "../auth/selector.ts";
 import { RunnerError } from "../errors.ts";
+import type { WatchedFile } from "../files/watched-file.ts";
 import type { ImageReference } from "../image/reference.ts";
 import type { Logger } from "../log.ts";
 import type { KubeClient, KubeClientOptions } from "./client.ts";
@@ -54,6 +55,8 @@ export interface KubeRuntimeOptions {
   serviceAccountDir?: string;
   client?: KubeClientOptions;
   pullSecret?: { maxAttempts?: number; recheckAfterMs?: number };
+  /** The reader of `--registry-auth-secret-path` when the custom-auth credentials share it (default: the sync's own). */
+  authSecretFile?: WatchedFile;
   serviceAccountTtlMs?: number;
   /** Overrides WRAPPER_SERVER_IMAGE. */
   wrapperServerImage?: string;
@@ -111,6 +114,7 @@ export class KubeRuntime {
       namespace: settings.namespace,
       name: settings.pullSecret.name,
       path: settings.pullSecret.path,
+      ...(opts.authSecretFile === undefined ? {} : { file: opts.authSecretFile }),
       logger,
       ...(count === undefined ? {} : { count }),
       ...opts.pullSecret,

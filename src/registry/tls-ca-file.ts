@@ -1,14 +1,14 @@
 /**
  * The mounted registry CA, imperative part: finds `ca.crt` (else `ca.pem`)
  * under `--tls-secret-path` and re-reads it only when the file behind the
- * path changes. Kubernetes updates a mounted secret by re-pointing the
- * `..data` symlink, so the identity is taken with fstat on the opened file
- * (it follows the symlinks and matches the bytes read).
+ * path changes (../files/watched-file.ts: a Kubernetes secret update
+ * re-points the `..data` symlink, which the stamp sees).
  */
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { RunnerError } from "../errors.ts";
-import { CA_FILE_NAMES, fileStamp, MAX_CA_BYTES, parseCaBundle, type CaBundle } from "./tls-ca.ts";
+import { type FileRead, WatchedFile } from "../files/watched-file.ts";
+import { CA_FILE_NAMES, MAX_CA_BYTES, parseCaBundle, type CaBundle } from "./tls-ca.ts";
 
 /** The outcome of one look at the directory; `stamp` changes exactly when the outcome may. */
 export type CaLoad = { stamp: string; bundle: CaBundle; error?: undefined } | { stamp: string; bundle?: undefined; error: RunnerError };
@@ -17,8 +17,11 @@ const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? "erro
 
 export class MountedCaFile {
   private last: CaLoad | undefined;
+  private readonly files: readonly WatchedFile[];
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string) {
+    this.files = CA_FILE_NAMES.map((name) => new WatchedFile(join(dir, name), MAX_CA_BYTES));
+  }
 
   /** Never throws: a missing or broken CA is an outcome, so the transport can report it as step 1's cause. */
   async load(): Promise<CaLoad> {
@@ -31,30 +34,27 @@ export class MountedCaFile {
   }
 
   private async read(): Promise<CaLoad> {
-    for (const name of CA_FILE_NAMES) {
-      const path = join(this.dir, name);
-      let fh: Awaited<ReturnType<typeof open>>;
+    for (const file of this.files) {
+      const path = file.path;
       try {
-        fh = await open(path, "r");
-      } catch (e) {
-        // Only absence moves on to ca.pem; an unreadable ca.crt is the operator's file and an error.
-        if (errno(e) === "ENOENT") continue;
-        if (errno(e) === "ENOTDIR") break;
-        throw new RunnerError("TLS", `TLS configuration: cannot read CA file ${path} (${errno(e)})`, { cause: e });
-      }
-      try {
-        const st = await fh.stat();
-        const stamp = fileStamp(st, path);
+        const got: FileRead = await file.read();
+        if (got.kind === "open-failed") {
+          // Only absence moves on to ca.pem; an unreadable ca.crt is the operator's file and an error.
+          if (got.code === "ENOENT") continue;
+          if (got.code === "ENOTDIR") break;
+          throw new RunnerError("TLS", `TLS configuration: cannot read CA file ${path} (${got.code})`, { cause: got.error });
+        }
+        // The path is part of the stamp: ca.crt appearing next to ca.pem changes the outcome.
+        const stamp = `${path}|${got.stamp}`;
         if (this.last?.stamp === stamp) return this.last;
         let load: CaLoad;
-        if (!st.isFile()) {
+        if (got.kind === "not-a-file") {
           load = { stamp, error: new RunnerError("TLS", `TLS configuration: CA file ${path} is not a regular file`) };
-        } else if (st.size > MAX_CA_BYTES) {
+        } else if (got.kind === "too-large") {
           load = { stamp, error: new RunnerError("TLS", `TLS configuration: CA file ${path} is larger than ${MAX_CA_BYTES} bytes`) };
         } else {
-          const bytes = new Uint8Array(await fh.readFile());
           try {
-            load = { stamp, bundle: parseCaBundle(bytes, path) };
+            load = { stamp, bundle: parseCaBundle(new Uint8Array(got.bytes), path) };
           } catch (e) {
             if (!(e instanceof RunnerError)) throw e;
             load = { stamp, error: e };
@@ -65,8 +65,6 @@ export class MountedCaFile {
       } catch (e) {
         if (e instanceof RunnerError) throw e;
         throw new RunnerError("TLS", `TLS configuration: cannot read CA file ${path} (${errno(e)})`, { cause: e });
-      } finally {
-        await fh.close();
       }
     }
     throw await this.absent();

@@ -59,7 +59,3 @@ function looksLikeDer(bytes: Uint8Array): boolean {
     return false;
   }
 }
-
-/** Identity of the file behind a path; a Kubernetes symlink swap changes ino, an edit in place size/mtime. */
-export const fileStamp = (st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }, path: string): string =>
-  `${path}|${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;

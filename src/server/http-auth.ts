@@ -10,6 +10,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { RunnerError } from "../errors.ts";
+import { fileStamp } from "../files/file-stamp.ts";
 import type { Logger } from "../log.ts";
 import { pathOf } from "./front.ts";
 import type { FetchHandler } from "./listen.ts";
@@ -94,7 +95,7 @@ export class TokenFile {
     try {
       // Follows symlinks: a Kubernetes secret swap re-points `..data`, giving the path a new inode.
       const st = statSync(this.path);
-      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      return fileStamp(st);
     } catch {
       return undefined;
     }
