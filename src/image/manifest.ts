@@ -130,9 +130,9 @@ function schemaIssues(error: z.ZodError): string {
   return shown.join("; ") + more;
 }
 
-function decodeJson(bytes: Uint8Array): unknown {
+function decodeJson(bytes: Uint8Array, fatal = true): unknown {
   // fatal: invalid UTF-8 must not be papered over with U+FFFD.
-  return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  return JSON.parse(new TextDecoder("utf-8", { fatal }).decode(bytes));
 }
 
 /**
@@ -188,7 +188,10 @@ export function classifyManifest(bytes: Uint8Array, contentType: string | undefi
 export function parseImageConfig(bytes: Uint8Array, source?: string): ImageConfig {
   let json: unknown;
   try {
-    json = decodeJson(bytes);
+    // Not fatal, unlike manifests: a config is read for its entrypoint, and an
+    // invalid byte in, say, a label must not make the image unresolvable (Go's
+    // encoding/json, and so Porch, replaces it with U+FFFD too).
+    json = decodeJson(bytes, false);
   } catch {
     throw new RunnerError("UNSUPPORTED_MEDIA_TYPE", `image config${where(source)} is not valid JSON`);
   }

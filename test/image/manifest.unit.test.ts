@@ -154,6 +154,15 @@ describe("classifyManifest", () => {
 });
 
 describe("parseImageConfig", () => {
+  test("an invalid UTF-8 byte in a config is replaced (U+FFFD), not refused: the image stays resolvable", () => {
+    const text = JSON.stringify({ config: { Entrypoint: ["/fn"], Cmd: ["--note", "X"] } });
+    const bytes = new TextEncoder().encode(text);
+    bytes[text.indexOf("X")] = 0xff;
+    const cfg = parseImageConfig(bytes);
+    expect(cfg.config?.Entrypoint).toEqual(["/fn"]);
+    expect(cfg.config?.Cmd).toEqual(["--note", "\uFFFD"]);
+  });
+
   test("parses and tolerates unknown fields, null Entrypoint/Cmd", () => {
     const cfg = parseImageConfig(
       enc({ architecture: "amd64", os: "linux", rootfs: { type: "layers" }, history: [], config: { Entrypoint: null, Cmd: ["/fn"], Labels: { a: "b" } } }),
