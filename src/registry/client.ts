@@ -6,19 +6,16 @@ import { formatPlatform, type Platform } from "../image/platform.ts";
 import type { ImageMetadata } from "../image/metadata.ts";
 import { formatReference, normaliseRegistry, registryHost, type ImageReference } from "../image/reference.ts";
 import { silentLogger, type Logger } from "../log.ts";
-import { RegistryAuth, untilAborted, USER_AGENT, type Authorization } from "./auth.ts";
+import { RegistryAuth, untilAborted } from "./auth.ts";
 import { registryAnswerError } from "./errors.ts";
-import { httpRequest, TransportError, type HttpResponse } from "../http/request.ts";
+import { TransportError, type HttpResponse } from "../http/request.ts";
 import { ConnectionLimiter, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../http/limiter.ts";
 import { isLinkLocal } from "../http/link-local.ts";
-import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "../http/retry.ts";
+import { defaultRetryPolicy, type RetryPolicy } from "../http/retry.ts";
+import { MANIFEST_LIMIT, RegistryRequests } from "./requests.ts";
 import { RequestStats, type RequestKind } from "./stats.ts";
 import { isTlsPortAnswer, type Route, type RouteStep, type Transport } from "./transport.ts";
 
-/** Manifests and configs: 4 MiB, like containers/image. Never truncated. */
-export const MANIFEST_LIMIT = 4 << 20;
-export const ERROR_BODY_LIMIT = 1 << 20;
-const MAX_REDIRECTS = 10;
 
 export interface RegistryClientOptions {
   credentials: CredentialProvider;
@@ -38,15 +35,6 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** A failure that may mean "wrong scheme or CA": a TLS failure, or a connection that failed before any answer. */
 const fallsBack = (e: TransportError): boolean => e.code === "TLS" || (e.code === "NETWORK" && e.stage === "connect");
-
-/** `registry` as URL would spell its host under `protocol` (default ports dropped). */
-function originHost(registry: string, protocol: string): string {
-  try {
-    return new URL(`${protocol}//${registry}`).host;
-  } catch {
-    return registry;
-  }
-}
 
 /** What one resolve attempt needs to know about where it is going. */
 interface Target {
@@ -81,25 +69,30 @@ interface Attempt {
 export class RegistryClient {
   readonly stats = new RequestStats();
   readonly auth: RegistryAuth;
-  private readonly retry: RetryPolicy;
   private readonly log: Logger;
-  private readonly manifestLimit: number;
-  private readonly requestTimeoutMs: number;
+  private readonly requests: RegistryRequests;
   readonly limiter: ConnectionLimiter;
   /** Which transport step fetched a record: a side channel, so ImageMetadata (and the cache) stay unchanged. */
   private readonly steps = new WeakMap<ImageMetadata, RouteStep>();
 
   constructor(private readonly opts: RegistryClientOptions) {
-    this.retry = opts.retry ?? defaultRetryPolicy;
+    const retry = opts.retry ?? defaultRetryPolicy;
+    const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.log = opts.logger ?? silentLogger;
-    this.manifestLimit = opts.manifestLimit ?? MANIFEST_LIMIT;
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.limiter = new ConnectionLimiter(opts.connections ?? DEFAULT_CONNECTION_LIMITS);
-    this.auth = new RegistryAuth({
-      retry: this.retry,
+    this.requests = new RegistryRequests({
+      retry,
       stats: this.stats,
       limiter: this.limiter,
-      requestTimeoutMs: this.requestTimeoutMs,
+      requestTimeoutMs,
+      manifestLimit: opts.manifestLimit ?? MANIFEST_LIMIT,
+      log: this.log,
+    });
+    this.auth = new RegistryAuth({
+      retry,
+      stats: this.stats,
+      limiter: this.limiter,
+      requestTimeoutMs,
       insecureRegistries: new Set((opts.insecureRegistries ?? []).map(normaliseRegistry)),
     });
   }
@@ -241,7 +234,7 @@ export class RegistryClient {
         await untilAborted(discovery.wait, t.signal);
         continue;
       }
-      const res = await this.follow(url, kind, route, ref.registry, authz, opts.accept, t.signal).catch((e: unknown) => {
+      const res = await this.requests.get(url, kind, route, ref.registry, authz, opts.accept, t.signal).catch((e: unknown) => {
         discovery?.settle();
         throw e;
       });
@@ -272,77 +265,5 @@ export class RegistryClient {
       }
       throw registryAnswerError(res.status, res.body, what, ref.registry);
     }
-  }
-
-  /** Follows up to 10 redirects; Authorization goes to the registry host only. */
-  private async follow(
-    start: string,
-    kind: RequestKind,
-    route: Route,
-    registry: string,
-    authz: Authorization | undefined,
-    accept: string | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<HttpResponse> {
-    let url = start;
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const target = new URL(url);
-      const headers: Record<string, string> = { "user-agent": USER_AGENT };
-      if (accept) headers.accept = accept;
-      // Both sides are lower case (parseReference normalises the registry, URL the target).
-      const sameOrigin = target.host === originHost(registry, target.protocol) && (target.protocol === `${route.scheme}:` || target.protocol === "https:");
-      if (authz && sameOrigin) headers.authorization = authz.header;
-      const res = await this.send(url, kind, route, headers, signal);
-      const location = res.headers.location;
-      if (res.status >= 300 && res.status < 400 && location) {
-        let next: URL;
-        try {
-          next = new URL(location, url);
-        } catch {
-          throw new RunnerError("NETWORK", `registry ${registry} sent an invalid redirect`, { retryable: false });
-        }
-        if (next.protocol !== "https:" && next.protocol !== "http:") {
-          throw new RunnerError("NETWORK", `registry ${registry} redirected to a ${next.protocol} URL; refused`, { retryable: false });
-        }
-        // Never downgrade: what was asked over TLS is not fetched in the clear.
-        if (target.protocol === "https:" && next.protocol === "http:") {
-          throw new RunnerError("NETWORK", `registry ${registry} redirected from https to plain http (${next.host}); refused`, { retryable: false });
-        }
-        url = next.toString();
-        continue;
-      }
-      return res;
-    }
-    throw new RunnerError("NETWORK", `more than ${MAX_REDIRECTS} redirects fetching ${new URL(start).pathname} from registry ${registry}`);
-  }
-
-  /** One request with the retry policy: 408/429/5xx and resets retried, Retry-After honoured. */
-  private async send(url: string, kind: RequestKind, route: Route, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<HttpResponse> {
-    const limit = this.manifestLimit;
-    return retrying(
-      this.retry,
-      // Error bodies get 1 MiB: they only carry a code and a message.
-      () =>
-        httpRequest({
-          url,
-          headers,
-          maxBytes: (status) => (status >= 400 ? ERROR_BODY_LIMIT : limit),
-          dispatcher: route.dispatcher,
-          signal,
-          timeoutMs: this.requestTimeoutMs,
-          limiter: this.limiter,
-        }),
-      (o) => {
-        if ("error" in o) {
-          const e = o.error;
-          this.stats.record(kind, e instanceof TransportError ? e.code : e instanceof RunnerError ? e.code : "error");
-          return { retry: e instanceof TransportError && e.retryable };
-        }
-        this.stats.record(kind, o.value.status);
-        return { retry: isRetryableStatus(o.value.status), retryAfterMs: parseRetryAfter(o.value.headers["retry-after"]) };
-      },
-      (delayMs) => this.log.debug("retrying registry request", { host: new URL(url).host, kind, delayMs }),
-      signal,
-    );
   }
 }
